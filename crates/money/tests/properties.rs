@@ -1,0 +1,1 @@
+//! Property tests for money: filled in by the money test sweep.
