@@ -54,11 +54,13 @@ pub(crate) fn parse_raw(text: &str) -> Result<i128, ParseError> {
         Some((whole, fraction)) => (whole, fraction),
         None => (body, ""),
     };
-    if whole.is_empty() && fraction.is_empty() {
+    let whole_digits = digits_of(whole)?;
+    let fraction_digits: Vec<u8> = digits_of(fraction)?;
+    if whole_digits.is_empty() && fraction_digits.is_empty() {
+        // No digit at all ("", "-", ".", "_"): not a number, rather than a silent zero.
         return Err(ParseError::Empty);
     }
-    let whole_value = parse_digits(whole)?;
-    let fraction_digits: Vec<u8> = digits_of(fraction)?;
+    let whole_value = value_of(&whole_digits)?;
     let allowed = SCALE_DECIMALS;
     if fraction_digits.len() > allowed as usize {
         return Err(ParseError::TooManyDecimals { found: fraction_digits.len(), allowed });
@@ -71,17 +73,21 @@ pub(crate) fn parse_raw(text: &str) -> Result<i128, ParseError> {
             .and_then(|value| value.checked_add(i128::from(digit)))
             .ok_or(ParseError::OutOfRange)?;
     }
-    let magnitude = whole_value
-        .checked_mul(SCALE)
-        .and_then(|value| value.checked_add(fraction_value))
-        .ok_or(ParseError::OutOfRange)?;
-    if negative { magnitude.checked_neg().ok_or(ParseError::OutOfRange) } else { Ok(magnitude) }
+    // Apply the sign before adding the fraction: the magnitude of `i128::MIN` does not fit in
+    // an `i128`, so negating a finished magnitude would reject the most negative value.
+    let scaled_whole = whole_value.checked_mul(SCALE).ok_or(ParseError::OutOfRange)?;
+    let value = if negative {
+        scaled_whole.checked_neg().and_then(|value| value.checked_sub(fraction_value))
+    } else {
+        scaled_whole.checked_add(fraction_value)
+    };
+    value.ok_or(ParseError::OutOfRange)
 }
 
-/// Parses a run of decimal digits (with `_` separators) as a non-negative integer.
-fn parse_digits(text: &str) -> Result<i128, ParseError> {
+/// The non-negative integer spelled by a run of decimal digit values.
+fn value_of(digits: &[u8]) -> Result<i128, ParseError> {
     let mut value: i128 = 0;
-    for digit in digits_of(text)? {
+    for &digit in digits {
         value = value
             .checked_mul(10)
             .and_then(|v| v.checked_add(i128::from(digit)))

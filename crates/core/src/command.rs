@@ -1,0 +1,197 @@
+//! Commands: every change to the engine's state is one of these.
+
+use crate::ids::{AccountId, AssetId, AuctionId, PerpMarketId};
+use backstop_money::{Amount, Price, Ratio};
+use serde::{Deserialize, Serialize};
+
+/// What an account is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountKind {
+    /// A user or keeper account.
+    #[default]
+    Regular,
+    /// A designated backstop account that takes over liquidated accounts.
+    Backstop,
+}
+
+/// What a liquidation targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LiquidationTarget {
+    /// The debt of a lending market; the keeper repays it and seizes collateral.
+    Debt {
+        /// Asset of the debt to repay.
+        debt: AssetId,
+        /// Asset of the collateral to seize.
+        collateral: AssetId,
+    },
+    /// The unpaid loss of a closed perpetual position; the keeper pays it and seizes collateral.
+    UnpaidLoss {
+        /// The market of the closed position.
+        market: PerpMarketId,
+        /// Asset of the collateral to seize.
+        collateral: AssetId,
+    },
+    /// A perpetual position; the keeper takes part or all of it over at the oracle price.
+    Position {
+        /// The market of the position.
+        market: PerpMarketId,
+    },
+}
+
+/// A request to change the engine's state. Applied whole or not at all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Command {
+    /// Moves the clock forward to `now` (seconds) and accrues interest in every lending market.
+    AdvanceTime {
+        /// New time in seconds; must not be earlier than the current time.
+        now: u64,
+    },
+    /// Sets the oracle price of an asset at the current time.
+    SetPrice {
+        /// The asset priced.
+        asset: AssetId,
+        /// Numeraire per whole unit.
+        price: Price,
+    },
+    /// Opens a new empty account.
+    OpenAccount {
+        /// Id for the new account.
+        account: AccountId,
+        /// Regular or backstop.
+        #[serde(default)]
+        kind: AccountKind,
+    },
+    /// Deposits collateral from outside the venue.
+    Deposit {
+        /// Receiving account.
+        account: AccountId,
+        /// Asset deposited.
+        asset: AssetId,
+        /// Quantity, positive.
+        amount: Amount,
+    },
+    /// Withdraws collateral to outside the venue; rejected if it leaves the account unhealthy.
+    Withdraw {
+        /// Paying account.
+        account: AccountId,
+        /// Asset withdrawn.
+        asset: AssetId,
+        /// Quantity, positive.
+        amount: Amount,
+    },
+    /// Moves an account's collateral into a lending market, minting supply shares.
+    Supply {
+        /// Supplying account.
+        account: AccountId,
+        /// Market (asset) supplied to.
+        asset: AssetId,
+        /// Quantity, positive.
+        amount: Amount,
+    },
+    /// Redeems supply shares for this quantity of the asset, back into collateral.
+    WithdrawSupply {
+        /// Supplying account.
+        account: AccountId,
+        /// Market (asset) withdrawn from.
+        asset: AssetId,
+        /// Quantity, positive.
+        amount: Amount,
+    },
+    /// Borrows from a lending market into the account's collateral.
+    Borrow {
+        /// Borrowing account.
+        account: AccountId,
+        /// Asset borrowed.
+        asset: AssetId,
+        /// Quantity, positive.
+        amount: Amount,
+    },
+    /// Repays debt from the account's collateral; at most the outstanding debt is taken.
+    Repay {
+        /// Borrowing account.
+        account: AccountId,
+        /// Asset repaid.
+        asset: AssetId,
+        /// Largest quantity to repay, positive.
+        amount: Amount,
+    },
+    /// Accrues interest in one lending market up to the current time.
+    AccrueInterest {
+        /// Market (asset).
+        asset: AssetId,
+    },
+    /// Trades a perpetual between a taker and a maker at a price: opens, resizes or closes.
+    Trade {
+        /// Market traded.
+        market: PerpMarketId,
+        /// Account whose order took liquidity; it pays the trading fee.
+        taker: AccountId,
+        /// Account on the other side.
+        maker: AccountId,
+        /// Base quantity bought by the taker (negative: sold).
+        size: Amount,
+        /// Price in settlement units per unit of the underlying.
+        price: Price,
+    },
+    /// Pays funding between longs and shorts of a market at a rate per period.
+    AccrueFunding {
+        /// Market.
+        market: PerpMarketId,
+        /// Fraction of oracle notional longs pay shorts (negative: shorts pay longs).
+        rate: Ratio,
+    },
+    /// Liquidates an unhealthy account according to the target market's liquidation mode.
+    Liquidate {
+        /// Keeper account that pays and receives.
+        keeper: AccountId,
+        /// Account liquidated.
+        account: AccountId,
+        /// What to liquidate.
+        target: LiquidationTarget,
+        /// Largest quantity: debt to repay, or base of the position to take over.
+        amount: Amount,
+    },
+    /// Buys collateral from a running Dutch auction at its current price.
+    TakeAuction {
+        /// Buyer.
+        keeper: AccountId,
+        /// Auction.
+        auction: AuctionId,
+        /// Largest quantity of collateral to buy.
+        amount: Amount,
+        /// Highest price (numeraire per collateral unit) the keeper accepts.
+        max_price: Price,
+    },
+    /// Restarts a Dutch auction whose time or price limit has passed, from the current oracle.
+    ResetAuction {
+        /// Auction.
+        auction: AuctionId,
+    },
+}
+
+impl Command {
+    /// Short snake-case name of the command, as used in scripts and events.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::AdvanceTime { .. } => "advance_time",
+            Command::SetPrice { .. } => "set_price",
+            Command::OpenAccount { .. } => "open_account",
+            Command::Deposit { .. } => "deposit",
+            Command::Withdraw { .. } => "withdraw",
+            Command::Supply { .. } => "supply",
+            Command::WithdrawSupply { .. } => "withdraw_supply",
+            Command::Borrow { .. } => "borrow",
+            Command::Repay { .. } => "repay",
+            Command::AccrueInterest { .. } => "accrue_interest",
+            Command::Trade { .. } => "trade",
+            Command::AccrueFunding { .. } => "accrue_funding",
+            Command::Liquidate { .. } => "liquidate",
+            Command::TakeAuction { .. } => "take_auction",
+            Command::ResetAuction { .. } => "reset_auction",
+        }
+    }
+}

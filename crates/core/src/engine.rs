@@ -1,0 +1,347 @@
+//! The engine: state, the `apply` entry point, and the commit step every handler ends with.
+//!
+//! Handlers (in the domain modules) work on copies of the accounts and markets they touch and
+//! return without writing anything when they reject; only [`Engine::commit_account`] and the
+//! market write-backs change the state, at the very end of a handler. That is how "a rejected
+//! command changes nothing" holds without cloning the whole state.
+
+use crate::account::Account;
+use crate::command::Command;
+use crate::config::VenueConfig;
+use crate::event::Event;
+use crate::ids::{AccountId, AssetId, AuctionId, PerpMarketId};
+use crate::liquidation::Auction;
+use crate::liquidation_index::LiquidationIndex;
+use crate::oracle::PriceEntry;
+use crate::rejection::Rejection;
+use crate::state_hash::HashCache;
+use crate::venue::lending::LendingMarket;
+use crate::venue::perp::PerpMarket;
+use backstop_money::Amount;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Running sums kept up to date at every commit, so invariants can be checked in O(markets).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Per asset: sum of account balances (wrapping, compared modulo 2^128).
+    pub balances: Vec<i128>,
+    /// Per asset: sum of account supply shares.
+    pub supply_shares: Vec<i128>,
+    /// Per asset: sum of account debt shares.
+    pub debt_shares: Vec<i128>,
+    /// Per perpetual market: sum of position base (zero: every trade has two sides).
+    pub perp_base: Vec<i128>,
+    /// Per perpetual market: sum of position quote.
+    pub perp_quote: Vec<i128>,
+    /// Per perpetual market: sum of long base (the open interest).
+    pub perp_long: Vec<i128>,
+}
+
+/// Lookups derived once from the configuration, so the hot path compares no strings.
+#[derive(Debug, Clone, Default)]
+pub struct Tables {
+    /// Per asset: index into `config.lending`, if the asset has a lending market.
+    pub lending_slot: Vec<Option<usize>>,
+    /// Per asset: collateral weight for the initial check.
+    pub initial_weight: Vec<backstop_money::Ratio>,
+    /// Per asset: collateral weight for the maintenance check.
+    pub maintenance_weight: Vec<backstop_money::Ratio>,
+    /// Per perpetual market: (underlying, settlement).
+    pub perp_assets: Vec<(AssetId, AssetId)>,
+    /// Per perpetual market: maintenance margin fraction.
+    pub perp_maintenance: Vec<backstop_money::Ratio>,
+}
+
+impl Tables {
+    /// Derives the lookups from a validated configuration.
+    #[must_use]
+    pub fn new(config: &VenueConfig) -> Tables {
+        let asset_count = config.assets.len();
+        let mut tables = Tables {
+            lending_slot: vec![None; asset_count],
+            initial_weight: vec![backstop_money::Ratio::ZERO; asset_count],
+            maintenance_weight: vec![backstop_money::Ratio::ZERO; asset_count],
+            perp_assets: Vec::with_capacity(config.perps.len()),
+            perp_maintenance: Vec::with_capacity(config.perps.len()),
+        };
+        for market in &config.perps {
+            let underlying = config.asset_id(&market.underlying).unwrap_or(AssetId(0));
+            let settlement = config.asset_id(&market.settlement).unwrap_or(AssetId(0));
+            tables.perp_assets.push((underlying, settlement));
+            tables.perp_maintenance.push(market.maintenance_margin);
+            // A settlement asset counts at par unless its lending market says otherwise.
+            if let Some(slot) = tables.initial_weight.get_mut(settlement.index()) {
+                *slot = backstop_money::Ratio::ONE;
+            }
+            if let Some(slot) = tables.maintenance_weight.get_mut(settlement.index()) {
+                *slot = backstop_money::Ratio::ONE;
+            }
+        }
+        for (slot_index, market) in config.lending.iter().enumerate() {
+            let Some(asset) = config.asset_id(&market.asset) else { continue };
+            if let Some(slot) = tables.lending_slot.get_mut(asset.index()) {
+                *slot = Some(slot_index);
+            }
+            if let Some(slot) = tables.initial_weight.get_mut(asset.index()) {
+                *slot = market.collateral_factor;
+            }
+            if let Some(slot) = tables.maintenance_weight.get_mut(asset.index()) {
+                *slot = market.liquidation_threshold;
+            }
+        }
+        tables
+    }
+}
+
+/// Everything the engine knows, apart from its configuration.
+#[derive(Debug, Clone)]
+pub struct State {
+    /// Current time in seconds.
+    pub now: u64,
+    /// Oracle price per asset.
+    pub prices: Vec<PriceEntry>,
+    /// Accounts by id.
+    pub accounts: BTreeMap<AccountId, Account>,
+    /// Lending market per asset (None where the asset has no lending market).
+    pub lending: Vec<Option<LendingMarket>>,
+    /// Perpetual markets by id.
+    pub perps: Vec<PerpMarket>,
+    /// Per asset: fees and penalties collected by the venue.
+    pub fees: Vec<Amount>,
+    /// Running Dutch auctions.
+    pub auctions: BTreeMap<AuctionId, Auction>,
+    /// Id the next auction will get.
+    pub next_auction: u64,
+    /// Per asset: deposits from outside minus withdrawals to outside.
+    pub external_net: Vec<Amount>,
+    /// Running sums for the invariants.
+    pub totals: Totals,
+}
+
+/// The deterministic state machine of one venue: commands in, events out.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    pub(crate) config: Arc<VenueConfig>,
+    pub(crate) tables: Tables,
+    pub(crate) state: State,
+    pub(crate) index: LiquidationIndex,
+    pub(crate) hash_cache: HashCache,
+}
+
+impl Engine {
+    /// A new engine at time zero for a validated venue configuration.
+    ///
+    /// # Errors
+    /// The configuration's first validation problem.
+    pub fn new(config: VenueConfig) -> Result<Engine, crate::config::ConfigError> {
+        config.validate()?;
+        let asset_count = config.assets.len();
+        let perp_count = config.perps.len();
+        let mut lending = vec![None; asset_count];
+        for market in &config.lending {
+            if let Some(asset) = config.asset_id(&market.asset)
+                && let Some(slot) = lending.get_mut(asset.index())
+            {
+                *slot = Some(LendingMarket::new(0));
+            }
+        }
+        let state = State {
+            now: 0,
+            prices: vec![PriceEntry::default(); asset_count],
+            accounts: BTreeMap::new(),
+            lending,
+            perps: vec![PerpMarket::default(); perp_count],
+            fees: vec![Amount::ZERO; asset_count],
+            auctions: BTreeMap::new(),
+            next_auction: 1,
+            external_net: vec![Amount::ZERO; asset_count],
+            totals: Totals {
+                balances: vec![0; asset_count],
+                supply_shares: vec![0; asset_count],
+                debt_shares: vec![0; asset_count],
+                perp_base: vec![0; perp_count],
+                perp_quote: vec![0; perp_count],
+                perp_long: vec![0; perp_count],
+            },
+        };
+        Ok(Engine {
+            index: LiquidationIndex::new(perp_count),
+            tables: Tables::new(&config),
+            config: Arc::new(config),
+            state,
+            hash_cache: HashCache::default(),
+        })
+    }
+
+    /// Applies one command: returns its events and changes the state, or returns why it was
+    /// rejected and changes nothing.
+    ///
+    /// # Errors
+    /// A [`Rejection`] with a stable code naming what was wrong.
+    ///
+    /// # Panics
+    /// In debug and test builds, when an invariant is broken after the command (a bug).
+    pub fn apply(&mut self, command: &Command) -> Result<Vec<Event>, Rejection> {
+        let events = self.dispatch(command)?;
+        #[cfg(debug_assertions)]
+        if let Err(violation) = self.check_invariants() {
+            panic!("invariant broken after {}: {violation}", command.name());
+        }
+        Ok(events)
+    }
+
+    fn dispatch(&mut self, command: &Command) -> Result<Vec<Event>, Rejection> {
+        match *command {
+            Command::AdvanceTime { now } => self.advance_time(now),
+            Command::SetPrice { asset, price } => self.set_price(asset, price),
+            Command::OpenAccount { account, kind } => self.open_account(account, kind),
+            Command::Deposit { account, asset, amount } => self.deposit(account, asset, amount),
+            Command::Withdraw { account, asset, amount } => self.withdraw(account, asset, amount),
+            Command::Supply { account, asset, amount } => self.supply(account, asset, amount),
+            Command::WithdrawSupply { account, asset, amount } => {
+                self.withdraw_supply(account, asset, amount)
+            }
+            Command::Borrow { account, asset, amount } => self.borrow(account, asset, amount),
+            Command::Repay { account, asset, amount } => self.repay(account, asset, amount),
+            Command::AccrueInterest { asset } => self.accrue_interest_command(asset),
+            Command::Trade { market, taker, maker, size, price } => {
+                self.trade(market, taker, maker, size, price)
+            }
+            Command::AccrueFunding { market, rate } => self.accrue_funding(market, rate),
+            Command::Liquidate { keeper, account, target, amount } => {
+                self.liquidate(keeper, account, target, amount)
+            }
+            Command::TakeAuction { keeper, auction, amount, max_price } => {
+                self.take_auction(keeper, auction, amount, max_price)
+            }
+            Command::ResetAuction { auction } => self.reset_auction(auction),
+        }
+    }
+
+    /// The venue configuration.
+    #[must_use]
+    pub fn config(&self) -> &VenueConfig {
+        &self.config
+    }
+
+    /// The current state (read only).
+    #[must_use]
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// An account by id.
+    #[must_use]
+    pub fn account(&self, account: AccountId) -> Option<&Account> {
+        self.state.accounts.get(&account)
+    }
+
+    // ----- helpers shared by the handlers -----
+
+    /// A copy of an account to work on, or [`Rejection::UnknownAccount`].
+    pub(crate) fn load_account(&self, account: AccountId) -> Result<Account, Rejection> {
+        self.state.accounts.get(&account).cloned().ok_or(Rejection::UnknownAccount { account })
+    }
+
+    /// Checks that an asset id exists.
+    pub(crate) fn check_asset(&self, asset: AssetId) -> Result<(), Rejection> {
+        if asset.index() < self.config.assets.len() {
+            Ok(())
+        } else {
+            Err(Rejection::UnknownAsset { asset })
+        }
+    }
+
+    /// Checks that a perpetual market id exists.
+    pub(crate) fn check_perp(&self, market: PerpMarketId) -> Result<(), Rejection> {
+        if market.index() < self.config.perps.len() {
+            Ok(())
+        } else {
+            Err(Rejection::UnknownPerpMarket { market })
+        }
+    }
+
+    /// Checks that an amount from outside is positive and no finer than the asset's decimals.
+    pub(crate) fn check_amount(
+        &self,
+        asset: AssetId,
+        amount: Amount,
+        field: &'static str,
+    ) -> Result<(), Rejection> {
+        self.check_asset(asset)?;
+        if !amount.is_positive() {
+            return Err(Rejection::NotPositive { field });
+        }
+        let decimals = self.config.assets.get(asset.index()).map_or(18, |config| config.decimals);
+        let unit = 10_i128.pow(backstop_money::SCALE_DECIMALS.saturating_sub(decimals));
+        if amount.raw().checked_rem(unit) != Some(0) {
+            return Err(Rejection::TooPrecise { asset, decimals });
+        }
+        Ok(())
+    }
+
+    /// Writes an account back, keeping totals, the liquidation index and the hash cache in step.
+    pub(crate) fn commit_account(&mut self, id: AccountId, mut account: Account) {
+        let old = self.state.accounts.get(&id);
+        let totals = &mut self.state.totals;
+        if let Some(old) = old {
+            add_account_to_totals(totals, old, -1);
+        }
+        add_account_to_totals(totals, &account, 1);
+        let old_entry = old.map(|old| old.index_entry).unwrap_or_default();
+        let new_entry = self.index.entry_for(&self.tables, &account);
+        self.index.replace(id, old_entry, new_entry);
+        account.index_entry = new_entry;
+        self.index.update_holders(&mut self.state.perps, id, old, &account);
+        debug_assert!(account.holdings.iter().all(|holding| !holding.balance.is_negative()));
+        debug_assert!(account.holdings.iter().all(|holding| !holding.debt_shares.is_negative()));
+        debug_assert!(account.holdings.iter().all(|holding| !holding.supply_shares.is_negative()));
+        self.hash_cache.mark_dirty(id);
+        self.state.accounts.insert(id, account);
+    }
+
+    /// The lending market of an asset, or [`Rejection::UnknownLendingMarket`].
+    pub(crate) fn lending_market(&self, asset: AssetId) -> Result<&LendingMarket, Rejection> {
+        self.check_asset(asset)?;
+        self.state
+            .lending
+            .get(asset.index())
+            .and_then(Option::as_ref)
+            .ok_or(Rejection::UnknownLendingMarket { asset })
+    }
+
+    /// Writes a lending market back.
+    pub(crate) fn commit_lending(&mut self, asset: AssetId, market: LendingMarket) {
+        if let Some(slot) = self.state.lending.get_mut(asset.index()) {
+            *slot = Some(market);
+        }
+    }
+
+    /// Adds to (or, negative, takes from) the venue's fee ledger of an asset.
+    pub(crate) fn fees_after(&self, asset: AssetId, delta: Amount) -> Result<Amount, Rejection> {
+        let current = self.state.fees.get(asset.index()).copied().unwrap_or_default();
+        current.checked_add(delta).map_err(Rejection::from_money("fees"))
+    }
+}
+
+/// Adds (sign 1) or removes (sign −1) an account's holdings from the running totals.
+pub(crate) fn add_account_to_totals(totals: &mut Totals, account: &Account, sign: i128) {
+    for (index, holding) in account.holdings.iter().enumerate() {
+        wrapping_add_at(&mut totals.balances, index, holding.balance.raw(), sign);
+        wrapping_add_at(&mut totals.supply_shares, index, holding.supply_shares.raw(), sign);
+        wrapping_add_at(&mut totals.debt_shares, index, holding.debt_shares.raw(), sign);
+    }
+    for (index, position) in account.positions.iter().enumerate() {
+        wrapping_add_at(&mut totals.perp_base, index, position.base.raw(), sign);
+        wrapping_add_at(&mut totals.perp_quote, index, position.quote.raw(), sign);
+        wrapping_add_at(&mut totals.perp_long, index, position.base.raw().max(0), sign);
+    }
+}
+
+/// Wrapping add of `value × sign` into a slot: totals are compared modulo 2^128.
+fn wrapping_add_at(slots: &mut [i128], index: usize, value: i128, sign: i128) {
+    if let Some(slot) = slots.get_mut(index) {
+        *slot = slot.wrapping_add(value.wrapping_mul(sign));
+    }
+}

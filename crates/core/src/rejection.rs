@@ -1,0 +1,393 @@
+//! Rejections: why a command was refused. Each has a stable numeric code.
+
+use crate::ids::{AccountId, AssetId, AuctionId, PerpMarketId};
+use backstop_money::{Amount, MoneyError, Price};
+use serde::Serialize;
+
+/// Why a command was refused; the engine's state is unchanged.
+///
+/// Codes are stable: a code is never reused for another meaning. Checks run in this order for
+/// every command: unknown ids, malformed amounts, account state, prices, balances, health.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "rejection", rename_all = "snake_case")]
+pub enum Rejection {
+    /// 1: no account with this id.
+    UnknownAccount {
+        /// The id asked for.
+        account: AccountId,
+    },
+    /// 2: an account with this id already exists.
+    AccountExists {
+        /// The id asked for.
+        account: AccountId,
+    },
+    /// 3: no asset with this id.
+    UnknownAsset {
+        /// The id asked for.
+        asset: AssetId,
+    },
+    /// 4: the asset has no lending market.
+    UnknownLendingMarket {
+        /// The asset asked for.
+        asset: AssetId,
+    },
+    /// 5: no perpetual market with this id.
+    UnknownPerpMarket {
+        /// The id asked for.
+        market: PerpMarketId,
+    },
+    /// 6: an amount or price that must be positive was not.
+    NotPositive {
+        /// Which field.
+        field: &'static str,
+    },
+    /// 7: an amount has more decimals than the asset allows.
+    TooPrecise {
+        /// The asset.
+        asset: AssetId,
+        /// Its decimals.
+        decimals: u32,
+    },
+    /// 8: the account does not hold enough of the asset.
+    InsufficientBalance {
+        /// The account.
+        account: AccountId,
+        /// The asset.
+        asset: AssetId,
+        /// What it holds.
+        available: Amount,
+        /// What was needed.
+        needed: Amount,
+    },
+    /// 9: the lending market does not hold enough cash.
+    InsufficientLiquidity {
+        /// The market.
+        asset: AssetId,
+        /// Cash available.
+        available: Amount,
+        /// What was needed.
+        needed: Amount,
+    },
+    /// 10: the command would leave the account below its initial margin.
+    WouldBeUnhealthy {
+        /// The account.
+        account: AccountId,
+        /// Weighted collateral after the command (numeraire).
+        margin: Amount,
+        /// Required margin after the command (numeraire).
+        requirement: Amount,
+    },
+    /// 11: the account is not below its maintenance margin.
+    NotLiquidatable {
+        /// The account.
+        account: AccountId,
+    },
+    /// 12: the asset has never been priced.
+    NoPrice {
+        /// The asset.
+        asset: AssetId,
+    },
+    /// 13: the asset's price is older than the oracle guard allows.
+    StalePrice {
+        /// The asset.
+        asset: AssetId,
+        /// Its age in seconds.
+        age_secs: u64,
+    },
+    /// 14: a price update moved further than the oracle guard allows.
+    PriceMoveTooLarge {
+        /// The asset.
+        asset: AssetId,
+        /// The previous price.
+        previous: Price,
+        /// The refused price.
+        price: Price,
+    },
+    /// 15: the clock may only move forward.
+    TimeWentBackwards {
+        /// Current time.
+        now: u64,
+        /// Refused time.
+        requested: u64,
+    },
+    /// 16: an amount overflowed the fixed-point range.
+    Overflow {
+        /// What was being computed.
+        context: &'static str,
+    },
+    /// 17: a keeper may not liquidate itself.
+    SelfLiquidation {
+        /// The account.
+        account: AccountId,
+    },
+    /// 18: the account has no debt in this market.
+    NoDebt {
+        /// The account.
+        account: AccountId,
+        /// The market.
+        asset: AssetId,
+    },
+    /// 19: the account holds none of this collateral.
+    NoCollateral {
+        /// The account.
+        account: AccountId,
+        /// The asset.
+        asset: AssetId,
+    },
+    /// 20: a trade price is too far from the oracle price.
+    PriceOutsideBand {
+        /// The market.
+        market: PerpMarketId,
+        /// Trade price.
+        price: Price,
+        /// Oracle price.
+        oracle: Price,
+    },
+    /// 21: the trade would raise open interest above the market's cap.
+    OpenInterestCapExceeded {
+        /// The market.
+        market: PerpMarketId,
+        /// Open interest after the trade.
+        open_interest: Amount,
+        /// The cap.
+        cap: Amount,
+    },
+    /// 22: the position would exceed the market's maximum leverage.
+    LeverageTooHigh {
+        /// The account.
+        account: AccountId,
+        /// The market.
+        market: PerpMarketId,
+    },
+    /// 23: the operation would mint or burn zero shares.
+    ZeroShares {
+        /// The market.
+        asset: AssetId,
+    },
+    /// 24: borrowing is disabled in this market.
+    BorrowingDisabled {
+        /// The market.
+        asset: AssetId,
+    },
+    /// 25: no running auction with this id.
+    UnknownAuction {
+        /// The id asked for.
+        auction: AuctionId,
+    },
+    /// 26: the auction passed its time or price limit and must be reset first.
+    AuctionNeedsReset {
+        /// The auction.
+        auction: AuctionId,
+    },
+    /// 27: the auction price is above the keeper's limit.
+    AuctionPriceAboveLimit {
+        /// The auction.
+        auction: AuctionId,
+        /// Current price.
+        price: Price,
+        /// Keeper's limit.
+        max_price: Price,
+    },
+    /// 28: the auction does not need a reset yet.
+    AuctionStillRunning {
+        /// The auction.
+        auction: AuctionId,
+    },
+    /// 29: the two accounts of a trade must differ.
+    SameAccount {
+        /// The account.
+        account: AccountId,
+    },
+    /// 30: the account has no position in this market.
+    NoPosition {
+        /// The account.
+        account: AccountId,
+        /// The market.
+        market: PerpMarketId,
+    },
+    /// 31: the venue holds its configured maximum number of accounts.
+    AccountLimitReached {
+        /// The limit.
+        limit: u64,
+    },
+    /// 32: the keeper would be below its own initial margin after the liquidation.
+    KeeperUnhealthy {
+        /// The keeper.
+        keeper: AccountId,
+    },
+    /// 33: the takeover target account is not a designated backstop account.
+    NotBackstopAccount {
+        /// The account named in the config.
+        account: AccountId,
+    },
+    /// 34: the account has an auction running and cannot act until it ends.
+    AccountInAuction {
+        /// The account.
+        account: AccountId,
+    },
+    /// 35: the liquidation target does not match what the market allows.
+    WrongLiquidationTarget {
+        /// What was wrong.
+        reason: &'static str,
+    },
+}
+
+impl Rejection {
+    /// The stable numeric code of this rejection.
+    #[must_use]
+    pub fn code(&self) -> u16 {
+        match self {
+            Rejection::UnknownAccount { .. } => 1,
+            Rejection::AccountExists { .. } => 2,
+            Rejection::UnknownAsset { .. } => 3,
+            Rejection::UnknownLendingMarket { .. } => 4,
+            Rejection::UnknownPerpMarket { .. } => 5,
+            Rejection::NotPositive { .. } => 6,
+            Rejection::TooPrecise { .. } => 7,
+            Rejection::InsufficientBalance { .. } => 8,
+            Rejection::InsufficientLiquidity { .. } => 9,
+            Rejection::WouldBeUnhealthy { .. } => 10,
+            Rejection::NotLiquidatable { .. } => 11,
+            Rejection::NoPrice { .. } => 12,
+            Rejection::StalePrice { .. } => 13,
+            Rejection::PriceMoveTooLarge { .. } => 14,
+            Rejection::TimeWentBackwards { .. } => 15,
+            Rejection::Overflow { .. } => 16,
+            Rejection::SelfLiquidation { .. } => 17,
+            Rejection::NoDebt { .. } => 18,
+            Rejection::NoCollateral { .. } => 19,
+            Rejection::PriceOutsideBand { .. } => 20,
+            Rejection::OpenInterestCapExceeded { .. } => 21,
+            Rejection::LeverageTooHigh { .. } => 22,
+            Rejection::ZeroShares { .. } => 23,
+            Rejection::BorrowingDisabled { .. } => 24,
+            Rejection::UnknownAuction { .. } => 25,
+            Rejection::AuctionNeedsReset { .. } => 26,
+            Rejection::AuctionPriceAboveLimit { .. } => 27,
+            Rejection::AuctionStillRunning { .. } => 28,
+            Rejection::SameAccount { .. } => 29,
+            Rejection::NoPosition { .. } => 30,
+            Rejection::AccountLimitReached { .. } => 31,
+            Rejection::KeeperUnhealthy { .. } => 32,
+            Rejection::NotBackstopAccount { .. } => 33,
+            Rejection::AccountInAuction { .. } => 34,
+            Rejection::WrongLiquidationTarget { .. } => 35,
+        }
+    }
+
+    /// Maps a money error met while computing `context` to a rejection.
+    pub fn from_money(context: &'static str) -> impl Fn(MoneyError) -> Rejection {
+        move |_| Rejection::Overflow { context }
+    }
+}
+
+impl core::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "rejected ({}): ", self.code())?;
+        match self {
+            Rejection::UnknownAccount { account } => write!(f, "no account {}", account.0),
+            Rejection::AccountExists { account } => {
+                write!(f, "account {} already exists", account.0)
+            }
+            Rejection::UnknownAsset { asset } => write!(f, "no asset with id {}", asset.0),
+            Rejection::UnknownLendingMarket { asset } => {
+                write!(f, "asset {} has no lending market", asset.0)
+            }
+            Rejection::UnknownPerpMarket { market } => write!(f, "no perp market {}", market.0),
+            Rejection::NotPositive { field } => write!(f, "{field} must be positive"),
+            Rejection::TooPrecise { asset, decimals } => {
+                write!(f, "amount of asset {} has more than {decimals} decimals", asset.0)
+            }
+            Rejection::InsufficientBalance { account, asset, available, needed } => write!(
+                f,
+                "account {} holds {available} of asset {} but {needed} is needed",
+                account.0, asset.0
+            ),
+            Rejection::InsufficientLiquidity { asset, available, needed } => {
+                write!(f, "lending market {} has {available} cash but {needed} is needed", asset.0)
+            }
+            Rejection::WouldBeUnhealthy { account, margin, requirement } => write!(
+                f,
+                "account {} would have margin {margin} below its requirement {requirement}",
+                account.0
+            ),
+            Rejection::NotLiquidatable { account } => {
+                write!(f, "account {} is above its maintenance margin", account.0)
+            }
+            Rejection::NoPrice { asset } => write!(f, "asset {} has no oracle price", asset.0),
+            Rejection::StalePrice { asset, age_secs } => {
+                write!(f, "price of asset {} is {age_secs} s old", asset.0)
+            }
+            Rejection::PriceMoveTooLarge { asset, previous, price } => write!(
+                f,
+                "price of asset {} moved from {previous} to {price}, beyond the oracle guard",
+                asset.0
+            ),
+            Rejection::TimeWentBackwards { now, requested } => {
+                write!(f, "time {requested} is before the current time {now}")
+            }
+            Rejection::Overflow { context } => write!(f, "overflow while computing {context}"),
+            Rejection::SelfLiquidation { account } => {
+                write!(f, "account {} may not liquidate itself", account.0)
+            }
+            Rejection::NoDebt { account, asset } => {
+                write!(f, "account {} has no debt in market {}", account.0, asset.0)
+            }
+            Rejection::NoCollateral { account, asset } => {
+                write!(f, "account {} holds no collateral of asset {}", account.0, asset.0)
+            }
+            Rejection::PriceOutsideBand { market, price, oracle } => write!(
+                f,
+                "trade price {price} is outside the band around oracle {oracle} in market {}",
+                market.0
+            ),
+            Rejection::OpenInterestCapExceeded { market, open_interest, cap } => write!(
+                f,
+                "open interest {open_interest} would exceed the cap {cap} in market {}",
+                market.0
+            ),
+            Rejection::LeverageTooHigh { account, market } => write!(
+                f,
+                "account {} would exceed the maximum leverage of market {}",
+                account.0, market.0
+            ),
+            Rejection::ZeroShares { asset } => {
+                write!(f, "amount too small: zero shares in market {}", asset.0)
+            }
+            Rejection::BorrowingDisabled { asset } => {
+                write!(f, "borrowing is disabled in market {}", asset.0)
+            }
+            Rejection::UnknownAuction { auction } => write!(f, "no running auction {}", auction.0),
+            Rejection::AuctionNeedsReset { auction } => {
+                write!(f, "auction {} passed its limits and must be reset", auction.0)
+            }
+            Rejection::AuctionPriceAboveLimit { auction, price, max_price } => {
+                write!(f, "auction {} price {price} is above the limit {max_price}", auction.0)
+            }
+            Rejection::AuctionStillRunning { auction } => {
+                write!(f, "auction {} does not need a reset", auction.0)
+            }
+            Rejection::SameAccount { account } => {
+                write!(f, "account {} cannot trade with itself", account.0)
+            }
+            Rejection::NoPosition { account, market } => {
+                write!(f, "account {} has no position in market {}", account.0, market.0)
+            }
+            Rejection::AccountLimitReached { limit } => {
+                write!(f, "the venue already holds its limit of {limit} accounts")
+            }
+            Rejection::KeeperUnhealthy { keeper } => {
+                write!(f, "keeper {} would fall below its initial margin", keeper.0)
+            }
+            Rejection::NotBackstopAccount { account } => {
+                write!(f, "account {} is not an open backstop account", account.0)
+            }
+            Rejection::AccountInAuction { account } => {
+                write!(f, "account {} has a liquidation auction running", account.0)
+            }
+            Rejection::WrongLiquidationTarget { reason } => write!(f, "{reason}"),
+        }
+    }
+}
+
+impl std::error::Error for Rejection {}

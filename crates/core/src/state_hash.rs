@@ -1,0 +1,174 @@
+//! The state hash: a SHA-256 digest of the whole state, identical across runs and machines.
+//!
+//! Accounts are hashed one by one and their digests summed modulo 2^256 (an additive multiset
+//! hash), so after a command only the accounts it touched are re-hashed; everything else (time,
+//! prices, markets, fees, auctions) is small and hashed in full. The encoding is fixed-width
+//! little-endian in a fixed field order, versioned by the domain tag `backstop-state-v1`.
+
+use crate::account::Account;
+use crate::engine::{Engine, State};
+use crate::ids::AccountId;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A 32-byte state hash.
+pub type StateHash = [u8; 32];
+
+/// Cached per-account digests and their running sum.
+#[derive(Debug, Clone, Default)]
+pub struct HashCache {
+    digests: BTreeMap<AccountId, [u64; 4]>,
+    sum: [u64; 4],
+    dirty: BTreeSet<AccountId>,
+}
+
+impl HashCache {
+    /// Notes that an account changed and must be re-hashed.
+    pub(crate) fn mark_dirty(&mut self, id: AccountId) {
+        self.dirty.insert(id);
+    }
+}
+
+impl Engine {
+    /// The hash of the current state; re-hashes only the accounts changed since the last call.
+    pub fn state_hash(&mut self) -> StateHash {
+        let dirty = std::mem::take(&mut self.hash_cache.dirty);
+        for id in dirty {
+            if let Some(old) = self.hash_cache.digests.remove(&id) {
+                self.hash_cache.sum = sub_256(self.hash_cache.sum, old);
+            }
+            if let Some(account) = self.state.accounts.get(&id) {
+                let digest = account_digest(id, account);
+                self.hash_cache.sum = add_256(self.hash_cache.sum, digest);
+                self.hash_cache.digests.insert(id, digest);
+            }
+        }
+        global_digest(&self.state, self.hash_cache.sum)
+    }
+
+    /// The hash of the current state computed from scratch, without the cache (for audits).
+    #[must_use]
+    pub fn state_hash_from_scratch(&self) -> StateHash {
+        let sum = self
+            .state
+            .accounts
+            .iter()
+            .fold([0; 4], |sum, (id, account)| add_256(sum, account_digest(*id, account)));
+        global_digest(&self.state, sum)
+    }
+}
+
+/// Digest of one account as four little-endian 64-bit limbs.
+fn account_digest(id: AccountId, account: &Account) -> [u64; 4] {
+    let mut hasher = Sha256::new();
+    hasher.update(b"account");
+    hasher.update(id.0.to_le_bytes());
+    hasher.update([account.kind as u8]);
+    for holding in &account.holdings {
+        hasher.update(holding.balance.raw().to_le_bytes());
+        hasher.update(holding.supply_shares.raw().to_le_bytes());
+        hasher.update(holding.debt_shares.raw().to_le_bytes());
+    }
+    for position in &account.positions {
+        hasher.update(position.base.raw().to_le_bytes());
+        hasher.update(position.quote.raw().to_le_bytes());
+    }
+    hasher.update(account.auctions_running.to_le_bytes());
+    let bytes: [u8; 32] = hasher.finalize().into();
+    let mut limbs = [0_u64; 4];
+    for (limb, chunk) in limbs.iter_mut().zip(bytes.chunks_exact(8)) {
+        let mut word = [0_u8; 8];
+        word.copy_from_slice(chunk);
+        *limb = u64::from_le_bytes(word);
+    }
+    limbs
+}
+
+/// Digest of everything but the accounts, plus the accounts' digest sum.
+fn global_digest(state: &State, account_sum: [u64; 4]) -> StateHash {
+    let mut hasher = Sha256::new();
+    hasher.update(b"backstop-state-v1");
+    hasher.update(state.now.to_le_bytes());
+    for entry in &state.prices {
+        hasher.update(entry.price.raw().to_le_bytes());
+        hasher.update(entry.updated_at.to_le_bytes());
+    }
+    for market in &state.lending {
+        match market {
+            None => hasher.update([0]),
+            Some(market) => {
+                hasher.update([1]);
+                for raw in [
+                    market.cash.raw(),
+                    market.supply_shares.raw(),
+                    market.reserve_shares.raw(),
+                    market.supply_index.raw(),
+                    market.debt_shares.raw(),
+                    market.borrow_index.raw(),
+                    market.deficit.raw(),
+                    market.auction_debt.raw(),
+                ] {
+                    hasher.update(raw.to_le_bytes());
+                }
+                hasher.update(market.last_accrual.to_le_bytes());
+            }
+        }
+    }
+    for market in &state.perps {
+        hasher.update(market.open_interest.raw().to_le_bytes());
+        hasher.update(market.deficit.raw().to_le_bytes());
+    }
+    for (fee, external) in state.fees.iter().zip(state.external_net.iter()) {
+        hasher.update(fee.raw().to_le_bytes());
+        hasher.update(external.raw().to_le_bytes());
+    }
+    hasher.update(state.next_auction.to_le_bytes());
+    for (id, auction) in &state.auctions {
+        hasher.update(id.0.to_le_bytes());
+        hasher.update(auction.account.0.to_le_bytes());
+        hasher.update(auction.keeper.0.to_le_bytes());
+        hasher.update(auction.collateral.0.to_le_bytes());
+        hasher.update(auction.debt.0.to_le_bytes());
+        for raw in [auction.lot.raw(), auction.tab.raw(), auction.owed.raw(), auction.top.raw()] {
+            hasher.update(raw.to_le_bytes());
+        }
+        hasher.update(auction.started_at.to_le_bytes());
+    }
+    hasher.update((state.accounts.len() as u64).to_le_bytes());
+    for limb in account_sum {
+        hasher.update(limb.to_le_bytes());
+    }
+    hasher.finalize().into()
+}
+
+/// `a + b` modulo 2^256 on little-endian limbs.
+fn add_256(a: [u64; 4], b: [u64; 4]) -> [u64; 4] {
+    let mut out = [0_u64; 4];
+    let mut carry = false;
+    for index in 0..4 {
+        let (sum, first) = a[index].overflowing_add(b[index]);
+        let (sum, second) = sum.overflowing_add(u64::from(carry));
+        out[index] = sum;
+        carry = first || second;
+    }
+    out
+}
+
+/// `a − b` modulo 2^256 on little-endian limbs.
+fn sub_256(a: [u64; 4], b: [u64; 4]) -> [u64; 4] {
+    let mut out = [0_u64; 4];
+    let mut borrow = false;
+    for index in 0..4 {
+        let (difference, first) = a[index].overflowing_sub(b[index]);
+        let (difference, second) = difference.overflowing_sub(u64::from(borrow));
+        out[index] = difference;
+        borrow = first || second;
+    }
+    out
+}
+
+/// Formats a state hash as lowercase hex.
+#[must_use]
+pub fn to_hex(hash: &StateHash) -> String {
+    hash.iter().map(|byte| format!("{byte:02x}")).collect()
+}
