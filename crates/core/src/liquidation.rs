@@ -183,16 +183,10 @@ impl Engine {
             .mul_ratio(protocol_share, Rounding::Ceil)
             .map_err(&overflow)?
             .min(bonus_part);
-        let keeper_holding = holding_mut(&mut keeper, debt_asset)?;
-        keeper_holding.balance = debit(keeper_id, debt_asset, keeper_holding.balance, repay)?;
+        // Repay first (at most what is owed), then charge the keeper exactly what was paid.
         let (paid, repaid_market) = self.apply_repayment(&mut account, order.liability, repay)?;
-        if paid < repay {
-            // Paid only what was owed; return the rest to the keeper.
-            let refund = repay.checked_sub(paid).map_err(&overflow)?;
-            let keeper_holding = holding_mut(&mut keeper, debt_asset)?;
-            keeper_holding.balance =
-                keeper_holding.balance.checked_add(refund).map_err(&overflow)?;
-        }
+        let keeper_holding = holding_mut(&mut keeper, debt_asset)?;
+        keeper_holding.balance = debit(keeper_id, debt_asset, keeper_holding.balance, paid)?;
         let victim_holding = holding_mut(&mut account, order.collateral)?;
         victim_holding.balance = debit(id, order.collateral, victim_holding.balance, seized)?;
         let keeper_collateral = holding_mut(&mut keeper, order.collateral)?;

@@ -146,9 +146,7 @@ impl Engine {
             (taker_id, &taker, taker_before, taker_after),
             (maker_id, &maker, maker_before, maker_after),
         ] {
-            if after.base.checked_abs().ok() > before.base.checked_abs().ok()
-                || before.base.is_negative() != after.base.is_negative() && !after.base.is_zero()
-            {
+            if adds_risk(before, after) {
                 self.require_initial_health(id, account)?;
                 self.require_leverage(id, account, market, oracle, config.max_leverage)?;
             } else {
@@ -268,6 +266,13 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// True when a trade grows a position or flips its side: then initial margin and leverage apply.
+fn adds_risk(before: PerpPosition, after: PerpPosition) -> bool {
+    let grows = after.base.checked_abs().ok() > before.base.checked_abs().ok();
+    let flips = !after.base.is_zero() && after.base.is_negative() != before.base.is_negative();
+    grows || (flips && !before.base.is_zero())
 }
 
 /// Refuses a trade price outside the band around the oracle price.
