@@ -1,1 +1,49 @@
-fn main() {}
+//! `backstop`: the command line of the Backstop engine.
+//!
+//! Subcommands: `exec` runs a command script against a venue (see `docs/script-format.md`).
+//! Exit codes: 0 success, 1 internal error, 2 bad input (arguments, files, config, script),
+//! 3 a command was rejected under `--fail-on-rejection`.
+
+mod exec;
+mod json;
+
+use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::process::ExitCode;
+
+/// The Backstop engine's command line.
+#[derive(Debug, Parser)]
+#[command(name = "backstop", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: CliCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum CliCommand {
+    /// Runs a command script against a venue; prints one JSON line per event, then a summary.
+    Exec(exec::ExecArgs),
+}
+
+fn main() -> ExitCode {
+    run(Cli::parse())
+}
+
+/// Runs a parsed command line and turns its outcome into an exit code.
+fn run(cli: Cli) -> ExitCode {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut err = std::io::stderr().lock();
+    let result = match &cli.command {
+        CliCommand::Exec(args) => exec::run(args, &mut out, &mut err),
+    };
+    let result = result.and_then(|code| out.flush().map(|()| code).map_err(anyhow::Error::from));
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            // Nothing more can be done if stderr itself is gone.
+            let _ = writeln!(err, "error: {error:#}");
+            ExitCode::from(exec::EXIT_INTERNAL)
+        }
+    }
+}

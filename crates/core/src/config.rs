@@ -576,8 +576,18 @@ fn field_error(field: &str, message: &str) -> ConfigError {
 fn syntax_error(text: &str, error: &toml::de::Error) -> ConfigError {
     let line = error.span().map(|span| line_of_offset(text, span.start));
     let message = error.message().to_owned();
-    let field = field_from_message(&message).unwrap_or_else(|| "config".to_owned());
+    let key_at_span = error.span().and_then(|span| key_on_line(text, span.start));
+    let field = field_from_message(&message).or(key_at_span).unwrap_or_else(|| "config".to_owned());
     ConfigError { field, line, message }
+}
+
+/// The `key` of a `key = value` line containing byte offset `offset`.
+fn key_on_line(text: &str, offset: usize) -> Option<String> {
+    let start = text.get(..offset.min(text.len()))?.rfind('\n').map_or(0, |index| index.saturating_add(1));
+    let line = text.get(start..)?.lines().next()?;
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim();
+    if key.is_empty() || key.starts_with('[') { None } else { Some(key.to_owned()) }
 }
 
 /// Picks the field name out of a serde message such as "unknown field `foo`, expected ...".

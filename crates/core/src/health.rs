@@ -52,11 +52,12 @@ impl Health {
         self.initial_margin >= self.initial_requirement
     }
 
-    /// Maintenance margin / maintenance requirement, rounded down; `None` when nothing is owed.
+    /// Maintenance margin / maintenance requirement, rounded down; `None` when nothing is owed
+    /// and the margin is not negative, zero when only a negative margin (an unpaid loss) is left.
     #[must_use]
     pub fn health_factor(&self) -> Option<Ratio> {
         if !self.maintenance_requirement.is_positive() {
-            return None;
+            return if self.maintenance_margin.is_negative() { Some(Ratio::ZERO) } else { None };
         }
         Ratio::from_fraction(self.maintenance_margin, self.maintenance_requirement, Rounding::Floor)
             .ok()
@@ -84,13 +85,18 @@ impl Health {
             .map_err(Rejection::from_money("maintenance surplus"))
     }
 
-    /// Debt value / collateral value (loan to value), rounded up; `None` without collateral.
+    /// Liabilities / assets (loan to value), rounded up: debt plus perpetual losses over
+    /// collateral plus perpetual gains. `None` without assets.
     #[must_use]
     pub fn loan_to_value(&self) -> Option<Ratio> {
-        if !self.collateral_value.is_positive() {
+        let gains = self.perp_value.max(Amount::ZERO);
+        let losses = self.perp_value.min(Amount::ZERO).checked_neg().ok()?;
+        let assets = self.collateral_value.checked_add(gains).ok()?;
+        let liabilities = self.debt_value.checked_add(losses).ok()?;
+        if !assets.is_positive() {
             return None;
         }
-        Ratio::from_fraction(self.debt_value, self.collateral_value, Rounding::Ceil).ok()
+        Ratio::from_fraction(liabilities, assets, Rounding::Ceil).ok()
     }
 }
 

@@ -22,6 +22,7 @@ pub mod liquidation;
 pub mod liquidation_index;
 pub mod oracle;
 pub mod rejection;
+pub mod script;
 pub mod state_hash;
 pub mod venue;
 

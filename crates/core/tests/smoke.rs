@@ -19,7 +19,7 @@ fn crash_turns_an_account_into_a_deficit() {
     let usdc = AssetId(0);
     let eth = AssetId(1);
     let (lender, borrower, keeper) = (AccountId(1), AccountId(2), AccountId(3));
-    let mut run = |engine: &mut Engine, command: Command| {
+    let run = |engine: &mut Engine, command: Command| {
         let result = engine.apply(&command);
         engine.audit().unwrap();
         result
