@@ -577,13 +577,17 @@ fn syntax_error(text: &str, error: &toml::de::Error) -> ConfigError {
     let line = error.span().map(|span| line_of_offset(text, span.start));
     let message = error.message().to_owned();
     let key_at_span = error.span().and_then(|span| key_on_line(text, span.start));
-    let field = field_from_message(&message).or(key_at_span).unwrap_or_else(|| "config".to_owned());
+    // The key on the error's line names the field best; a message such as "missing field `x`"
+    // (whose span is the enclosing table) names it otherwise.
+    let field =
+        key_at_span.or_else(|| field_from_message(&message)).unwrap_or_else(|| "config".to_owned());
     ConfigError { field, line, message }
 }
 
 /// The `key` of a `key = value` line containing byte offset `offset`.
 fn key_on_line(text: &str, offset: usize) -> Option<String> {
-    let start = text.get(..offset.min(text.len()))?.rfind('\n').map_or(0, |index| index.saturating_add(1));
+    let start =
+        text.get(..offset.min(text.len()))?.rfind('\n').map_or(0, |index| index.saturating_add(1));
     let line = text.get(start..)?.lines().next()?;
     let (key, _) = line.split_once('=')?;
     let key = key.trim();
@@ -606,50 +610,44 @@ pub fn line_of_offset(text: &str, offset: usize) -> usize {
 
 /// Finds the line of a field path such as `lending[1].rate.kink` by scanning table headers.
 ///
-/// The scan understands `[[name]]` arrays of tables, `[name.sub]` sub-tables and `key = value`
-/// lines, which is all a venue file uses; a path it cannot follow gives `None`.
+/// The scan understands `[[name]]` arrays of tables, `[name]` and `[name.sub]` tables and
+/// `key = value` lines, which is all a venue file uses; a path it cannot follow gives `None`.
 pub fn locate_field(text: &str, field: &str) -> Option<usize> {
     let mut parts: Vec<&str> = field.split('.').collect();
     let key = parts.pop()?;
-    let (table, index) = match parts.first() {
-        Some(first) => match first.split_once('[') {
+    let mut table = String::new();
+    let mut wanted_index = None;
+    for (position, part) in parts.iter().enumerate() {
+        let (name, index) = match part.split_once('[') {
             Some((name, rest)) => (name, rest.trim_end_matches(']').parse::<usize>().ok()),
-            None => (*first, None),
-        },
-        None => ("", None),
-    };
-    let sub_tables: Vec<&str> = parts.iter().skip(1).copied().collect();
-    let wanted_header = if sub_tables.is_empty() {
-        table.to_owned()
-    } else {
-        format!("{table}.{}", sub_tables.join("."))
-    };
+            None => (*part, None),
+        };
+        if position == 0 {
+            wanted_index = index;
+        } else {
+            table.push('.');
+        }
+        table.push_str(name);
+    }
+    let top = parts.first().map_or("", |part| part.split('[').next().unwrap_or(part));
+    let mut header = String::new();
     let mut occurrence: Option<usize> = None;
-    let mut current_header = String::new();
-    let mut in_wanted_item = table.is_empty();
     for (line_index, line) in text.lines().enumerate() {
         let trimmed = line.trim();
         if let Some(name) = trimmed.strip_prefix("[[").and_then(|rest| rest.strip_suffix("]]")) {
-            let name = name.trim();
-            if name == table {
+            header = name.trim().to_owned();
+            if header == top {
                 occurrence = Some(occurrence.map_or(0, |count| count.saturating_add(1)));
-            }
-            current_header = name.to_owned();
-            in_wanted_item = name == table && index.is_none_or(|wanted| occurrence == Some(wanted));
-            if current_header == wanted_header && in_wanted_item && key.is_empty() {
-                return Some(line_index.saturating_add(1));
             }
             continue;
         }
         if let Some(name) = trimmed.strip_prefix('[').and_then(|rest| rest.strip_suffix(']')) {
-            current_header = name.trim().to_owned();
-            if !current_header.starts_with(table) {
-                in_wanted_item = false;
-            }
+            header = name.trim().to_owned();
             continue;
         }
-        if in_wanted_item
-            && current_header == wanted_header
+        let in_item = wanted_index.is_none_or(|wanted| occurrence == Some(wanted));
+        if header == table
+            && in_item
             && let Some((candidate, _)) = trimmed.split_once('=')
             && candidate.trim() == key
         {

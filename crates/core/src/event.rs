@@ -255,8 +255,10 @@ pub enum Event {
         auction: AuctionId,
         /// Collateral returned to the account.
         returned: Amount,
-        /// Tab left unraised (becomes a deficit if it was debt).
+        /// Tab left unraised (its debt part becomes a deficit, or goes back to the account).
         unraised: Amount,
+        /// Unraised debt put back on the account because other collateral still backs it.
+        debt_returned: Amount,
     },
     /// Bad debt left an account and was recorded against a market.
     DeficitRecorded {

@@ -173,23 +173,27 @@ impl Engine {
                 u16::try_from(index)
                     .map_err(|_| Rejection::Overflow { context: "market index" })?,
             );
-            let (underlying, settlement) = self.perp_assets(market)?;
+            let (_, settlement) = self.perp_assets(market)?;
             let config =
                 self.config.perps.get(index).ok_or(Rejection::UnknownPerpMarket { market })?;
             let settlement_price = self.price(settlement)?;
-            let oracle = if position.base.is_zero() {
-                backstop_money::Price::ZERO
+            // The mark is rounded so that the position's value is never overstated (down for a
+            // long, up for a short) and its notional never understated (up).
+            let (value_mark, notional_mark) = if position.base.is_zero() {
+                (backstop_money::Price::ZERO, backstop_money::Price::ZERO)
             } else {
-                self.price(underlying)?
+                let value_rounding =
+                    if position.base.is_positive() { Rounding::Floor } else { Rounding::Ceil };
+                (self.mark_price(market, value_rounding)?, self.mark_price(market, Rounding::Ceil)?)
             };
             let value = position
-                .value_at(oracle)?
+                .value_at(value_mark)?
                 .value_at(settlement_price, Rounding::Floor)
                 .map_err(&overflow)?;
             let notional = position
                 .base
                 .checked_abs()
-                .and_then(|base| base.value_at(oracle, Rounding::Ceil))
+                .and_then(|base| base.value_at(notional_mark, Rounding::Ceil))
                 .and_then(|notional| notional.value_at(settlement_price, Rounding::Ceil))
                 .map_err(&overflow)?;
             let initial =

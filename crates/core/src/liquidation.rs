@@ -244,7 +244,12 @@ impl Engine {
         }
     }
 
+    /// The venue's share of the bonus: the collateral's lending market decides (Aave style), as
+    /// it does for the bonus; a collateral without a lending market falls back to the liability.
     fn protocol_share_debt(&self, order: DebtOrder) -> Result<Ratio, Rejection> {
+        if let Some(config) = self.lending_config_at(order.collateral.index()) {
+            return Ok(config.protocol_liquidation_share);
+        }
         match order.liability {
             Liability::Lending(asset) => Ok(self.lending_config(asset)?.protocol_liquidation_share),
             Liability::PerpLoss(market) => Ok(self
@@ -339,7 +344,7 @@ impl Engine {
         health: crate::health::Health,
     ) -> Result<Vec<Event>, Rejection> {
         let overflow = Rejection::from_money("position liquidation");
-        let (underlying, settlement) = self.perp_assets(market)?;
+        let (_, settlement) = self.perp_assets(market)?;
         let config = self
             .config
             .perps
@@ -350,7 +355,8 @@ impl Engine {
         if victim_before.base.is_zero() {
             return Err(Rejection::NoPosition { account: id, market });
         }
-        let (oracle, settlement_price) = (self.price(underlying)?, self.price(settlement)?);
+        let (oracle, settlement_price) =
+            (self.mark_price(market, Rounding::Floor)?, self.price(settlement)?);
         let base_abs = victim_before.base.checked_abs().map_err(&overflow)?;
         let notional_value = base_abs
             .value_at(oracle, Rounding::Floor)
@@ -698,8 +704,9 @@ impl Engine {
         self.commit_lending(auction.debt, market);
         self.commit_account(keeper_id, keeper);
         match account {
-            Some(account) => {
+            Some(mut account) => {
                 self.state.auctions.remove(&auction_id);
+                self.record_deficits_if_bankrupt(auction.account, &mut account, &mut events)?;
                 self.commit_account(auction.account, account);
             }
             None => {
@@ -722,9 +729,30 @@ impl Engine {
         let holding = holding_mut(account, auction.collateral)?;
         holding.balance = holding.balance.checked_add(auction.lot).map_err(&overflow)?;
         account.auctions_running = account.auctions_running.saturating_sub(1);
+        let mut debt_returned = Amount::ZERO;
         if auction.owed.is_positive() {
             market.auction_debt =
                 market.auction_debt.checked_sub(auction.owed).map_err(&overflow)?;
+        }
+        let still_backed = !account.has_no_collateral()
+            || !account.has_no_open_base()
+            || account.auctions_running > 0;
+        if auction.owed.is_positive() && still_backed {
+            // Other collateral still backs the account: the unraised debt goes back to it (at
+            // the current index, shares rounded up) instead of being written off.
+            let shares = backstop_money::mul_div(
+                auction.owed.raw(),
+                backstop_money::SCALE,
+                market.borrow_index.raw(),
+                Rounding::Ceil,
+            )
+            .map(backstop_money::Shares::from_raw)
+            .map_err(&overflow)?;
+            market.debt_shares = market.debt_shares.checked_add(shares).map_err(&overflow)?;
+            let holding = holding_mut(account, auction.debt)?;
+            holding.debt_shares = holding.debt_shares.checked_add(shares).map_err(&overflow)?;
+            debt_returned = auction.owed;
+        } else if auction.owed.is_positive() {
             market.deficit = market.deficit.checked_add(auction.owed).map_err(&overflow)?;
             events.push(Event::DeficitRecorded {
                 market: crate::ids::MarketRef::Lending(auction.debt),
@@ -737,6 +765,7 @@ impl Engine {
             auction: auction_id,
             returned: auction.lot,
             unraised: auction.tab,
+            debt_returned,
         });
         Ok(())
     }
@@ -780,8 +809,9 @@ impl Engine {
         if position.base.is_zero() {
             return Ok(None);
         }
-        let (underlying, settlement) = self.perp_assets(market)?;
-        let (oracle, settlement_price) = (self.price(underlying)?, self.price(settlement)?);
+        let (_, settlement) = self.perp_assets(market)?;
+        let (oracle, settlement_price) =
+            (self.mark_price(market, Rounding::Floor)?, self.price(settlement)?);
         let config =
             self.config.perps.get(market.index()).ok_or(Rejection::UnknownPerpMarket { market })?;
         let health = self.health_of(account)?;

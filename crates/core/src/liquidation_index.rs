@@ -12,7 +12,7 @@
 //!   from the position and its collateral alone; the settlement price cancels out.
 //! - **complex**: every other account with liabilities; always returned as a candidate.
 //!
-//! A query returns candidates with a relative tolerance of 10⁻⁹ for rounding; callers confirm
+//! A query returns candidates with a relative tolerance of 10⁻⁸ for rounding; callers confirm
 //! each candidate with the exact health check, so a candidate is never liquidated wrongly.
 
 use crate::account::Account;
@@ -22,9 +22,18 @@ use crate::venue::perp::PerpMarket;
 use backstop_money::{Amount, Ratio, Rounding, SCALE, mul_div};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Relative tolerance (10⁻⁹ as a divisor) applied to thresholds so rounding never hides a
-/// liquidatable account.
-const TOLERANCE_DIVISOR: i128 = 1_000_000_000;
+/// Relative tolerance (10⁻⁸ as a divisor) applied to thresholds so rounding never hides a
+/// liquidatable account; accounts within it of their liquidation point are candidates and the
+/// exact check decides.
+const TOLERANCE_DIVISOR: i128 = 100_000_000;
+
+/// Absolute slack on perpetual thresholds, in raw price units (10⁻⁹ of the numeraire).
+const PRICE_SLACK_RAW: i128 = 1_000_000_000;
+
+/// Below this many raw units (10⁻⁵ of a unit) of debt shares, weighted collateral or base, the
+/// rounding of the exact check is too coarse relative to the key: such dust accounts are kept in
+/// the complex set and always checked exactly.
+const DUST_RAW: i128 = 10_000_000_000_000;
 
 /// Where one account sits in the index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -210,8 +219,8 @@ fn lending_entry(
     let debt_shares = account.holdings.get(debt)?.debt_shares;
     let weighted_balance =
         balance.mul_ratio(maintenance_weight(tables, *collateral), Rounding::Floor).ok()?;
-    // Tiny collateral makes the key's rounding coarse: leave such accounts to the exact scan.
-    if weighted_balance.raw() < TOLERANCE_DIVISOR.saturating_mul(1_000) {
+    // Tiny amounts make the key's rounding coarse: leave such accounts to the exact check.
+    if weighted_balance.raw() < DUST_RAW || debt_shares.raw() < DUST_RAW {
         return None;
     }
     let key = mul_div(debt_shares.raw(), SCALE, weighted_balance.raw(), Rounding::Ceil).ok()?;
@@ -237,7 +246,7 @@ fn perp_entry(
         return None;
     }
     let position = account.positions.get(market)?;
-    if position.base.is_zero() {
+    if position.base.raw().unsigned_abs() < DUST_RAW.unsigned_abs() {
         return None;
     }
     let balance = account.holdings.get(settlement).map_or(Amount::ZERO, |holding| holding.balance);
@@ -293,12 +302,14 @@ impl Engine {
         {
             let price = u16::try_from(index)
                 .ok()
-                .and_then(|index| self.perp_assets(PerpMarketId(index)).ok())
-                .and_then(|(underlying, _)| self.price(underlying).ok());
+                .and_then(|index| self.mark_price(PerpMarketId(index), Rounding::Floor).ok());
             match price {
                 Some(price) => {
                     let raw = price.raw();
-                    let slack = raw.checked_div(TOLERANCE_DIVISOR).unwrap_or(0).saturating_add(1);
+                    let slack = raw
+                        .checked_div(TOLERANCE_DIVISOR)
+                        .unwrap_or(0)
+                        .saturating_add(PRICE_SLACK_RAW);
                     candidates.extend(
                         longs.range((raw.saturating_sub(slack), AccountId(0))..).map(|(_, id)| *id),
                     );

@@ -91,9 +91,9 @@ fn check_move(
     max_move: Ratio,
 ) -> Result<(), Rejection> {
     let distance = price.checked_sub(previous).and_then(Price::checked_abs);
-    // |price − previous| / previous, rounded down: a move exactly at the limit is allowed.
+    // |price − previous| / previous, rounded up: a move a hair beyond the limit is refused.
     let relative =
-        distance.and_then(|distance| Ratio::from_fraction(distance, previous, Rounding::Floor));
+        distance.and_then(|distance| Ratio::from_fraction(distance, previous, Rounding::Ceil));
     match relative {
         Ok(relative) if relative <= max_move => Ok(()),
         _ => Err(Rejection::PriceMoveTooLarge { asset, previous, price }),

@@ -23,7 +23,10 @@ impl Engine {
         account: &mut Account,
         events: &mut Vec<Event>,
     ) -> Result<(), Rejection> {
-        if !account.has_no_collateral() || !account.has_no_open_base() || !account.has_liabilities()
+        if !account.has_no_collateral()
+            || !account.has_no_open_base()
+            || !account.has_liabilities()
+            || account.auctions_running > 0
         {
             return Ok(());
         }

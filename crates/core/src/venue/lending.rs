@@ -199,6 +199,7 @@ impl Engine {
         self.check_amount(asset, amount, "amount")?;
         let mut market = self.lending_market(asset)?.clone();
         let mut account = self.load_account(id)?;
+        self.check_not_in_auction(id, &account)?;
         let overflow = Rejection::from_money("supply");
         // Shares minted rounded down: the supplier never gets more than it brought.
         let shares = mul_div(amount.raw(), SCALE, market.supply_index.raw(), Rounding::Floor)
@@ -212,6 +213,9 @@ impl Engine {
         holding.supply_shares = holding.supply_shares.checked_add(shares).map_err(&overflow)?;
         market.cash = market.cash.checked_add(amount).map_err(&overflow)?;
         market.supply_shares = market.supply_shares.checked_add(shares).map_err(&overflow)?;
+        // Supplied tokens are not collateral: moving collateral into supply is a withdrawal as
+        // far as the account's margin is concerned.
+        self.require_initial_health(id, &account)?;
         self.commit_lending(asset, market);
         self.commit_account(id, account);
         Ok(vec![Event::Supplied { account: id, asset, amount, shares }])
@@ -333,6 +337,7 @@ impl Engine {
 
     /// The configuration of an asset's lending market.
     pub(crate) fn lending_config(&self, asset: AssetId) -> Result<&LendingMarketConfig, Rejection> {
+        self.check_asset(asset)?;
         self.lending_config_at(asset.index()).ok_or(Rejection::UnknownLendingMarket { asset })
     }
 

@@ -71,6 +71,21 @@ impl Engine {
             .ok_or(Rejection::UnknownPerpMarket { market })
     }
 
+    /// The index price of a perpetual market in settlement units: underlying price / settlement
+    /// price, rounded as asked. With a settlement asset at par this is the underlying's price.
+    pub(crate) fn mark_price(
+        &self,
+        market: PerpMarketId,
+        rounding: Rounding,
+    ) -> Result<Price, Rejection> {
+        let (underlying, settlement) = self.perp_assets(market)?;
+        let (underlying_price, settlement_price) =
+            (self.price(underlying)?, self.price(settlement)?);
+        underlying_price
+            .mul_div(Price::ONE, settlement_price, rounding)
+            .map_err(Rejection::from_money("mark price"))
+    }
+
     pub(crate) fn trade(
         &mut self,
         market: PerpMarketId,
@@ -79,7 +94,7 @@ impl Engine {
         size: Amount,
         price: Price,
     ) -> Result<Vec<Event>, Rejection> {
-        let (underlying, settlement) = self.perp_assets(market)?;
+        let (_, settlement) = self.perp_assets(market)?;
         let config = self
             .config
             .perps
@@ -99,7 +114,7 @@ impl Engine {
         let mut maker = self.load_account(maker_id)?;
         self.check_not_in_auction(taker_id, &taker)?;
         self.check_not_in_auction(maker_id, &maker)?;
-        let oracle = self.price(underlying)?;
+        let oracle = self.mark_price(market, Rounding::Floor)?;
         check_band(market, price, oracle, config.price_band)?;
         let overflow = Rejection::from_money("trade");
         let notional = size
@@ -156,6 +171,8 @@ impl Engine {
         let fees = self.fees_after(settlement, fee)?;
         self.set_fees(settlement, fees);
         self.set_open_interest(market, open_interest);
+        self.record_deficits_if_bankrupt(taker_id, &mut taker, &mut events)?;
+        self.record_deficits_if_bankrupt(maker_id, &mut maker, &mut events)?;
         self.commit_account(taker_id, taker);
         self.commit_account(maker_id, maker);
         Ok(events)
@@ -166,8 +183,8 @@ impl Engine {
         market: PerpMarketId,
         rate: Ratio,
     ) -> Result<Vec<Event>, Rejection> {
-        let (underlying, settlement) = self.perp_assets(market)?;
-        let oracle = self.price(underlying)?;
+        let (_, settlement) = self.perp_assets(market)?;
+        let oracle = self.mark_price(market, Rounding::Floor)?;
         let overflow = Rejection::from_money("funding");
         // Funding per unit of base, in settlement units; each side rounds against itself.
         let per_unit = oracle.mul_ratio(rate, Rounding::Floor).map_err(&overflow)?;
@@ -283,8 +300,9 @@ fn check_band(
     band: Ratio,
 ) -> Result<(), Rejection> {
     let distance = price.checked_sub(oracle).and_then(Price::checked_abs);
+    // Rounded up: a price a hair outside the band is outside.
     let relative =
-        distance.and_then(|distance| Ratio::from_fraction(distance, oracle, Rounding::Floor));
+        distance.and_then(|distance| Ratio::from_fraction(distance, oracle, Rounding::Ceil));
     match relative {
         Ok(relative) if relative <= band => Ok(()),
         _ => Err(Rejection::PriceOutsideBand { market, price, oracle }),
