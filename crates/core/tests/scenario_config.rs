@@ -189,7 +189,7 @@ fn bad_snippets_name_their_field_and_line() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// Regression: fields of the plain `[venue]` and `[oracle]` tables are never located, because
+/// Regression test for a fixed bug, which was: fields of the plain `[venue]` and `[oracle]` tables are never located, because
 /// `locate_field` only marks a table as "wanted" at a `[[array]]` header.
 #[test]
 fn venue_and_oracle_errors_carry_their_line() {
@@ -208,7 +208,7 @@ fn venue_and_oracle_errors_carry_their_line() {
     }
 }
 
-/// Regression: an out-of-range integer is reported with the offending value taken for the field name:
+/// Regression test for a fixed bug, which was: an out-of-range integer is reported with the offending value taken for the field name:
 /// `max_staleness_secs = -1` gives field `-1`, because `field_from_message` picks the first
 /// backticked text of serde's "invalid value: integer `-1`, expected u64" and is preferred over
 /// the key found at the error's span (config.rs `syntax_error`). Wrong types (a bare float, a

@@ -369,7 +369,7 @@ fn cross_collateral_venue() -> Engine {
     engine
 }
 
-/// Regression: an auction takes over the account's *whole* debt but sells only the one collateral the
+/// Regression test for a fixed bug, which was: an auction takes over the account's *whole* debt but sells only the one collateral the
 /// keeper names; when that lot runs out, everything still owed is recorded as a deficit, even
 /// though the account keeps its other collateral (liquidation.rs `start_auction` moves all debt
 /// shares; `end_auction` books `auction.owed` as deficit unconditionally). Here the borrower

@@ -327,7 +327,7 @@ fn a_bonus_seizure_that_takes_the_last_collateral_records_the_deficit() {
     assert_eq!(market.deficit, amount("1000"));
 }
 
-/// Regression: the bonus belongs to the collateral's market (Aave style, as the code says),
+/// Regression test for a fixed bug, which was: the bonus belongs to the collateral's market (Aave style, as the code says),
 /// but the protocol's share of that bonus is read from the *debt's* market
 /// (`protocol_share_debt` uses `lending_config(debt).protocol_liquidation_share`). With the
 /// example venue's settings (ETH: bonus 0.05, share 0.10; USDC: no share), liquidating USDC debt
@@ -363,7 +363,7 @@ fn protocol_share_follows_the_collateral_market() {
     );
 }
 
-/// Regression: a liquidation naming a debt asset that does not exist is refused with code 4
+/// Regression test for a fixed bug, which was: a liquidation naming a debt asset that does not exist is refused with code 4
 /// (no lending market) instead of 3 (no such asset), unlike every other command: `lending_config`
 /// (engine `liquidation_mode` → `lending_config(debt)`) skips the `check_asset` that
 /// `lending_market` does. A collateral asset that does not exist does give 3.
@@ -382,7 +382,7 @@ fn unknown_debt_asset_is_an_unknown_asset() {
     );
 }
 
-/// Regression: `Supply` moves collateral out of the account's balance (which backs its debt) into a
+/// Regression test for a fixed bug, which was: `Supply` moves collateral out of the account's balance (which backs its debt) into a
 /// lending market (which does not count as collateral and cannot be seized), without the
 /// initial-health check that `Withdraw` applies and without the auction check. A borrower can
 /// therefore shield its collateral: with 10 ETH against 15,000 USDC it supplies the 10 ETH,

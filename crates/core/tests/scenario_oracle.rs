@@ -144,7 +144,7 @@ fn staleness_move_limit_and_clock() {
     }
 }
 
-/// Regression: the guard compares the relative move rounded *down* with its limit, so a move
+/// Regression test for a fixed bug, which was: the guard compares the relative move rounded *down* with its limit, so a move
 /// just beyond the limit passes. With `max_move` 0.5 from 2000, a price of 3000.000000000000001
 /// is a move of 0.5000000000000000005 > 0.5, yet it is accepted because the ratio is floored to
 /// 0.5 (oracle.rs `check_move`, `Rounding::Floor`). A guard should round against the mover.

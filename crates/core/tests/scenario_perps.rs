@@ -454,7 +454,7 @@ fn toxic_guard_counts_an_unpaid_loss() {
     assert_eq!(position(&engine, 1, 0), (amount("0"), amount("-500")));
 }
 
-/// Regression: the band compares |price − oracle| / oracle rounded *down* with the band, so a
+/// Regression test for a fixed bug, which was: the band compares |price − oracle| / oracle rounded *down* with the band, so a
 /// trade just outside it passes: 2100.000000000000001 against 2000 is 0.0500000000000000005 away
 /// (> 0.05) yet floors to 0.05 (perp.rs `check_band`, `Rounding::Floor`).
 #[test]
