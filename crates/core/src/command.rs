@@ -1,6 +1,6 @@
 //! Commands: every change to the engine's state is one of these.
 
-use crate::ids::{AccountId, AssetId, AuctionId, PerpMarketId};
+use crate::ids::{AccountId, AssetId, AuctionId, MarketRef, PerpMarketId};
 use backstop_money::{Amount, Price, Ratio};
 use serde::{Deserialize, Serialize};
 
@@ -170,6 +170,28 @@ pub enum Command {
         /// Auction.
         auction: AuctionId,
     },
+    /// Sweeps the venue's fees in an asset (and its lending reserve) into the funds holding it.
+    SettleRevenue {
+        /// Asset.
+        asset: AssetId,
+    },
+    /// Moves an account's collateral into a fund, offset or staker pool (a top-up or donation).
+    Donate {
+        /// Donor.
+        account: AccountId,
+        /// Layer as written in waterfalls: `fund:<name>`, `offset:<name>`, `stakers:<name>`.
+        layer: String,
+        /// Amount, positive.
+        amount: Amount,
+    },
+    /// Brings funds recovered for a market into the venue; they flow back to the layers that
+    /// paid its deficits, in reverse order.
+    Recover {
+        /// Market.
+        market: MarketRef,
+        /// Amount, positive.
+        amount: Amount,
+    },
 }
 
 impl Command {
@@ -192,6 +214,9 @@ impl Command {
             Command::Liquidate { .. } => "liquidate",
             Command::TakeAuction { .. } => "take_auction",
             Command::ResetAuction { .. } => "reset_auction",
+            Command::SettleRevenue { .. } => "settle_revenue",
+            Command::Donate { .. } => "donate",
+            Command::Recover { .. } => "recover",
         }
     }
 }

@@ -33,6 +33,33 @@ pub struct VenueConfig {
     /// Perpetual markets, in the order that gives them their ids.
     #[serde(rename = "perp", default)]
     pub perps: Vec<PerpMarketConfig>,
+    /// Insurance / reserve funds.
+    #[serde(rename = "fund", default)]
+    pub funds: Vec<crate::backstop::layers::FundConfig>,
+    /// Treasury first-loss offsets.
+    #[serde(rename = "offset", default)]
+    pub offsets: Vec<crate::backstop::layers::OffsetConfig>,
+    /// First-loss staker pools.
+    #[serde(rename = "staker_pool", default)]
+    pub staker_pools: Vec<crate::backstop::layers::StakerPoolConfig>,
+    /// Stability pools.
+    #[serde(rename = "stability_pool", default)]
+    pub stability_pools: Vec<crate::backstop::layers::StabilityPoolConfig>,
+    /// External cover layers.
+    #[serde(rename = "cover", default)]
+    pub covers: Vec<crate::backstop::layers::CoverConfig>,
+    /// Recapitalisation by minting.
+    #[serde(default)]
+    pub recap: Option<crate::backstop::layers::RecapConfig>,
+    /// Waterfalls, at most one per market.
+    #[serde(rename = "waterfall", default)]
+    pub waterfalls: Vec<crate::backstop::layers::WaterfallConfig>,
+    /// Circuit breakers.
+    #[serde(default)]
+    pub breaker: Option<crate::backstop::layers::BreakerConfig>,
+    /// Emergency liquidity facilities.
+    #[serde(default)]
+    pub liquidity: Vec<crate::backstop::layers::LiquidityConfig>,
 }
 
 /// Venue-wide settings.
@@ -105,6 +132,12 @@ pub enum LiquidationMode {
     Takeover {
         /// The account that receives everything the liquidated account holds and owes.
         backstop_account: AccountId,
+    },
+    /// The debt is offset against a stability pool, which receives the collateral (Liquity);
+    /// what the pool cannot absorb is redistributed to the market's other borrowers.
+    StabilityPool {
+        /// Name of the `[[stability_pool]]`.
+        pool: String,
     },
 }
 
@@ -300,7 +333,7 @@ impl VenueConfig {
         for (index, market) in self.perps.iter().enumerate() {
             self.validate_perp(index, market)?;
         }
-        Ok(())
+        self.validate_safety_net()
     }
 
     fn validate_assets(&self) -> Result<(), ConfigError> {
@@ -446,6 +479,19 @@ impl VenueConfig {
                 "dutch_auction is for lending markets; perpetual markets use fixed_bonus or takeover",
             )),
             LiquidationMode::DutchAuction(auction) => validate_auction(path, auction),
+            LiquidationMode::StabilityPool { .. } if !lending => {
+                Err(field_error(&format!("{path}.mode"), "stability_pool is for lending markets"))
+            }
+            LiquidationMode::StabilityPool { pool } => {
+                if self.stability_pools.iter().any(|candidate| &candidate.name == pool) {
+                    Ok(())
+                } else {
+                    Err(field_error(
+                        &format!("{path}.pool"),
+                        &format!("unknown stability pool {pool:?}"),
+                    ))
+                }
+            }
         }
     }
 

@@ -38,6 +38,19 @@ pub struct Totals {
     pub perp_long: Vec<i128>,
 }
 
+/// The asset of each safety-net layer, in config order.
+#[derive(Debug, Clone, Default)]
+pub struct LayerAssets {
+    /// Per fund.
+    pub funds: Vec<AssetId>,
+    /// Per offset.
+    pub offsets: Vec<AssetId>,
+    /// Per staker pool.
+    pub staker_pools: Vec<AssetId>,
+    /// Per stability pool.
+    pub stability_pools: Vec<AssetId>,
+}
+
 /// Lookups derived once from the configuration, so the hot path compares no strings.
 #[derive(Debug, Clone, Default)]
 pub struct Tables {
@@ -51,6 +64,11 @@ pub struct Tables {
     pub perp_assets: Vec<(AssetId, AssetId)>,
     /// Per perpetual market: maintenance margin fraction.
     pub perp_maintenance: Vec<backstop_money::Ratio>,
+    /// Asset of each fund, offset, staker pool and stability pool, in config order.
+    pub layer_assets: LayerAssets,
+    /// Per market: its waterfall's layers as written and parsed.
+    pub waterfalls:
+        BTreeMap<crate::ids::MarketRef, Vec<(String, crate::backstop::layers::LayerRef)>>,
 }
 
 impl Tables {
@@ -64,7 +82,43 @@ impl Tables {
             maintenance_weight: vec![backstop_money::Ratio::ZERO; asset_count],
             perp_assets: Vec::with_capacity(config.perps.len()),
             perp_maintenance: Vec::with_capacity(config.perps.len()),
+            waterfalls: BTreeMap::new(),
+            layer_assets: LayerAssets {
+                funds: config
+                    .funds
+                    .iter()
+                    .map(|x| config.asset_id(&x.asset).unwrap_or(AssetId(0)))
+                    .collect(),
+                offsets: config
+                    .offsets
+                    .iter()
+                    .map(|x| config.asset_id(&x.asset).unwrap_or(AssetId(0)))
+                    .collect(),
+                staker_pools: config
+                    .staker_pools
+                    .iter()
+                    .map(|x| config.asset_id(&x.asset).unwrap_or(AssetId(0)))
+                    .collect(),
+                stability_pools: config
+                    .stability_pools
+                    .iter()
+                    .map(|x| config.asset_id(&x.asset).unwrap_or(AssetId(0)))
+                    .collect(),
+            },
         };
+        for waterfall in &config.waterfalls {
+            let Some(market) = config.market_ref(&waterfall.market) else { continue };
+            let layers = waterfall
+                .layers
+                .iter()
+                .filter_map(|text| {
+                    crate::backstop::layers::LayerRef::parse(text)
+                        .ok()
+                        .map(|layer| (text.clone(), layer))
+                })
+                .collect();
+            tables.waterfalls.insert(market, layers);
+        }
         for market in &config.perps {
             let underlying = config.asset_id(&market.underlying).unwrap_or(AssetId(0));
             let settlement = config.asset_id(&market.settlement).unwrap_or(AssetId(0));
@@ -115,6 +169,8 @@ pub struct State {
     pub next_auction: u64,
     /// Per asset: deposits from outside minus withdrawals to outside.
     pub external_net: Vec<Amount>,
+    /// The safety net's layers.
+    pub net: crate::backstop::net::SafetyNet,
     /// Running sums for the invariants.
     pub totals: Totals,
 }
@@ -156,6 +212,30 @@ impl Engine {
             auctions: BTreeMap::new(),
             next_auction: 1,
             external_net: vec![Amount::ZERO; asset_count],
+            net: crate::backstop::net::SafetyNet {
+                funds: vec![crate::backstop::net::FundState::default(); config.funds.len()],
+                offsets: vec![Amount::ZERO; config.offsets.len()],
+                staker_pools: vec![
+                    crate::backstop::net::StakerPoolState::default();
+                    config.staker_pools.len()
+                ],
+                stability_pools: vec![
+                    crate::backstop::net::StabilityPoolState {
+                        product: backstop_money::Ratio::ONE,
+                        ..Default::default()
+                    };
+                    config.stability_pools.len()
+                ],
+                covers: vec![crate::backstop::net::CoverState::default(); config.covers.len()],
+                facilities: vec![
+                    crate::backstop::net::FacilityState::default();
+                    config.liquidity.len()
+                ],
+                paused: vec![false; asset_count],
+                minted: vec![Amount::ZERO; asset_count],
+                next_id: 1,
+                ..Default::default()
+            },
             totals: Totals {
                 balances: vec![0; asset_count],
                 supply_shares: vec![0; asset_count],
@@ -183,7 +263,10 @@ impl Engine {
     /// # Panics
     /// In debug and test builds, when an invariant is broken after the command (a bug).
     pub fn apply(&mut self, command: &Command) -> Result<Vec<Event>, Rejection> {
-        let events = self.dispatch(command)?;
+        let mut events = self.dispatch(command)?;
+        // Deficits recorded by the command walk their markets' waterfalls once it has committed,
+        // so a layer never sees a half-applied command.
+        self.settle_queued_waterfalls(&mut events)?;
         #[cfg(debug_assertions)]
         if let Err(violation) = self.check_invariants() {
             panic!("invariant broken after {}: {violation}", command.name());
@@ -216,6 +299,9 @@ impl Engine {
                 self.take_auction(keeper, auction, amount, max_price)
             }
             Command::ResetAuction { auction } => self.reset_auction(auction),
+            Command::SettleRevenue { asset } => self.settle_revenue(asset),
+            Command::Donate { account, ref layer, amount } => self.donate(account, layer, amount),
+            Command::Recover { market, amount } => self.recover(market, amount),
         }
     }
 

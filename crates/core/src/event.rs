@@ -271,4 +271,69 @@ pub enum Event {
         /// Market deficit after.
         deficit_after: Amount,
     },
+    /// A layer of a market's waterfall paid towards its deficit.
+    LayerPaid {
+        /// Market.
+        market: MarketRef,
+        /// Layer as written in the waterfall.
+        layer: String,
+        /// Amount paid (in the market's deficit asset).
+        amount: Amount,
+        /// Uncovered deficit left after the payment.
+        remaining: Amount,
+    },
+    /// A deficit was socialised: suppliers' index cut (lending) or positions charged (perps).
+    Socialized {
+        /// Market.
+        market: MarketRef,
+        /// Amount socialised.
+        amount: Amount,
+        /// Supply index before (lending; zero for perps).
+        index_before: Ratio,
+        /// Supply index after (lending; zero for perps).
+        index_after: Ratio,
+    },
+    /// The venue's reserve shares in a lending market were redeemed into its fees.
+    ReserveRedeemed {
+        /// Market (asset).
+        asset: AssetId,
+        /// Tokens redeemed.
+        amount: Amount,
+        /// Reserve shares burned.
+        shares: Shares,
+    },
+    /// Fees were swept into a fund.
+    RevenueSettled {
+        /// Fund.
+        fund: String,
+        /// Amount swept in.
+        amount: Amount,
+        /// Part passed on to the staker pool as rewards.
+        to_stakers: Amount,
+    },
+    /// An account donated collateral to a layer.
+    Donated {
+        /// Donor.
+        account: AccountId,
+        /// Layer.
+        layer: String,
+        /// Amount.
+        amount: Amount,
+    },
+    /// Funds were recovered for a market from outside the venue.
+    Recovered {
+        /// Market.
+        market: MarketRef,
+        /// Amount.
+        amount: Amount,
+    },
+    /// Part of a recovery went back to a layer that had paid (or to the deficit, or fees).
+    RecoveryReturned {
+        /// Market.
+        market: MarketRef,
+        /// Layer, `deficit` or `fees`.
+        layer: String,
+        /// Amount.
+        amount: Amount,
+    },
 }

@@ -6,7 +6,7 @@
 //! liquidation index agree with them; tests run it after every step of random command sequences.
 
 use crate::engine::{Engine, Totals};
-use crate::ids::AssetId;
+use crate::ids::{AssetId, MarketRef, PerpMarketId};
 use backstop_money::Amount;
 
 /// A broken invariant: its number and what was found.
@@ -39,7 +39,8 @@ impl Engine {
         self.check_shares(&self.state.totals)?;
         self.check_perp_balance(&self.state.totals)?;
         self.check_lending_solvency()?;
-        self.check_auction_debt()
+        self.check_auction_debt()?;
+        self.check_deficits_covered_once()
     }
 
     /// I1: for every asset, what came in from outside equals what the venue holds for someone.
@@ -59,15 +60,112 @@ impl Engine {
             for (market_index, market) in self.state.perps.iter().enumerate() {
                 if self.tables.perp_assets.get(market_index).map(|pair| pair.1) == Some(asset) {
                     let quote = totals.perp_quote.get(market_index).copied().unwrap_or(0);
-                    held = held.wrapping_add(quote).wrapping_sub(market.deficit.raw());
+                    let pending = u16::try_from(market_index)
+                        .ok()
+                        .and_then(|id| {
+                            self.state.net.pending.get(&MarketRef::Perp(PerpMarketId(id)))
+                        })
+                        .map_or(0, |pending| pending.raw());
+                    held = held
+                        .wrapping_add(quote)
+                        .wrapping_sub(market.deficit.raw())
+                        .wrapping_sub(pending);
                 }
             }
-            let external = self.state.external_net.get(index).map_or(0, |amount| amount.raw());
+            held = held.wrapping_add(self.safety_net_holdings(asset));
+            let minted = self.state.net.minted.get(index).map_or(0, |amount| amount.raw());
+            let external = self
+                .state
+                .external_net
+                .get(index)
+                .map_or(0, |amount| amount.raw())
+                .wrapping_add(minted);
             if held != external {
                 return violation(
                     1,
                     format!("asset {index}: held {held} ≠ net external deposits {external}"),
                 );
+            }
+        }
+        Ok(())
+    }
+
+    /// Tokens of an asset held by safety-net layers (funds, offsets, staker and stability pools).
+    fn safety_net_holdings(&self, asset: AssetId) -> i128 {
+        let net = &self.state.net;
+        let assets = &self.tables.layer_assets;
+        let mut held: i128 = 0;
+        for (fund, fund_asset) in net.funds.iter().zip(&assets.funds) {
+            if *fund_asset == asset {
+                held = held.wrapping_add(fund.balance.raw());
+            }
+        }
+        for (offset, offset_asset) in net.offsets.iter().zip(&assets.offsets) {
+            if *offset_asset == asset {
+                held = held.wrapping_add(offset.raw());
+            }
+        }
+        for (pool, pool_asset) in net.staker_pools.iter().zip(&assets.staker_pools) {
+            if *pool_asset == asset {
+                held = held.wrapping_add(pool.assets.raw());
+            }
+        }
+        for (pool, pool_asset) in net.stability_pools.iter().zip(&assets.stability_pools) {
+            if *pool_asset == asset {
+                held = held.wrapping_add(pool.deposits.raw());
+            }
+            held =
+                held.wrapping_add(pool.collateral.get(&asset.0).map_or(0, |amount| amount.raw()));
+        }
+        held
+    }
+
+    /// I8: every recognised deficit is either still uncovered, pending with a layer that pays
+    /// later, paid by layers, or covered by a recovery — exactly once.
+    fn check_deficits_covered_once(&self) -> Result<(), Violation> {
+        let net = &self.state.net;
+        for (market, recognized) in &net.recognized {
+            let paid = net.payments.get(market).map_or(0_i128, |payments| {
+                payments.iter().fold(0, |sum, p| sum.wrapping_add(p.paid.raw()))
+            });
+            let accounted = self
+                .deficit_of(*market)
+                .raw()
+                .wrapping_add(net.pending.get(market).map_or(0, |amount| amount.raw()))
+                .wrapping_add(paid)
+                .wrapping_add(
+                    net.recovered_to_deficit.get(market).map_or(0, |amount| amount.raw()),
+                );
+            if accounted != recognized.raw() {
+                return violation(
+                    8,
+                    format!(
+                        "{market:?}: recognised {recognized} ≠ uncovered + pending + paid + recovered ({accounted})"
+                    ),
+                );
+            }
+        }
+        for (index, fund) in net.funds.iter().enumerate() {
+            if fund.balance.is_negative() || fund.period_paid.is_negative() {
+                return violation(2, format!("fund {index}: negative balance"));
+            }
+        }
+        for (index, offset) in net.offsets.iter().enumerate() {
+            if offset.is_negative() {
+                return violation(2, format!("offset {index}: negative balance"));
+            }
+        }
+        for (index, pool) in net.staker_pools.iter().enumerate() {
+            if pool.assets.is_negative()
+                || pool.shares.is_negative()
+                || pool.queued_shares.is_negative()
+            {
+                return violation(2, format!("staker pool {index}: negative assets or shares"));
+            }
+        }
+        for (market, pending) in &net.pending {
+            if pending.is_negative() {
+                return violation(2, format!("{market:?}: negative pending deficit"));
             }
         }
         Ok(())
@@ -173,7 +271,12 @@ impl Engine {
             let debt = market
                 .total_debt()
                 .map_err(|error| Violation { invariant: 5, detail: error.to_string() })?;
-            let backing = [market.cash, debt, market.auction_debt, market.deficit]
+            let pending = u16::try_from(index)
+                .ok()
+                .and_then(|id| self.state.net.pending.get(&MarketRef::Lending(AssetId(id))))
+                .copied()
+                .unwrap_or_default();
+            let backing = [market.cash, debt, market.auction_debt, market.deficit, pending]
                 .iter()
                 .try_fold(Amount::ZERO, |sum, part| sum.checked_add(*part))
                 .map_err(|error| Violation { invariant: 5, detail: error.to_string() })?;
@@ -276,6 +379,7 @@ impl Engine {
         self.check_shares(&totals)?;
         self.check_perp_balance(&totals)?;
         self.check_lending_solvency()?;
-        self.check_auction_debt()
+        self.check_auction_debt()?;
+        self.check_deficits_covered_once()
     }
 }

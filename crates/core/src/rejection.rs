@@ -230,6 +230,11 @@ pub enum Rejection {
         /// What was wrong.
         reason: &'static str,
     },
+    /// 36: no safety-net layer with this name.
+    UnknownLayer {
+        /// The name asked for.
+        layer: String,
+    },
 }
 
 impl Rejection {
@@ -272,6 +277,7 @@ impl Rejection {
             Rejection::NotBackstopAccount { .. } => 33,
             Rejection::AccountInAuction { .. } => 34,
             Rejection::WrongLiquidationTarget { .. } => 35,
+            Rejection::UnknownLayer { .. } => 36,
         }
     }
 
@@ -386,6 +392,7 @@ impl core::fmt::Display for Rejection {
                 write!(f, "account {} has a liquidation auction running", account.0)
             }
             Rejection::WrongLiquidationTarget { reason } => write!(f, "{reason}"),
+            Rejection::UnknownLayer { layer } => write!(f, "no safety-net layer {layer:?}"),
         }
     }
 }

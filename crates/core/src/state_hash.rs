@@ -6,8 +6,10 @@
 //! little-endian in a fixed field order, versioned by the domain tag `backstop-state-v1`.
 
 use crate::account::Account;
+use crate::backstop::net::SafetyNet;
 use crate::engine::{Engine, State};
-use crate::ids::AccountId;
+use crate::ids::{AccountId, MarketRef};
+use backstop_money::Amount;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -134,11 +136,156 @@ fn global_digest(state: &State, account_sum: [u64; 4]) -> StateHash {
         }
         hasher.update(auction.started_at.to_le_bytes());
     }
+    hash_safety_net(&mut hasher, &state.net);
     hasher.update((state.accounts.len() as u64).to_le_bytes());
     for limb in account_sum {
         hasher.update(limb.to_le_bytes());
     }
     hasher.finalize().into()
+}
+
+/// Feeds the safety net's state into the hasher in a fixed order. Every field of
+/// `backstop::net` must appear here (a new field without a line here would not be hashed).
+fn hash_safety_net(hasher: &mut Sha256, net: &SafetyNet) {
+    let amount = |hasher: &mut Sha256, value: Amount| hasher.update(value.raw().to_le_bytes());
+    let count = |hasher: &mut Sha256, length: usize| hasher.update((length as u64).to_le_bytes());
+    let market = |hasher: &mut Sha256, market: &MarketRef| match market {
+        MarketRef::Lending(asset) => {
+            hasher.update([0, asset.0.to_le_bytes()[0], asset.0.to_le_bytes()[1]])
+        }
+        MarketRef::Perp(perp) => {
+            hasher.update([1, perp.0.to_le_bytes()[0], perp.0.to_le_bytes()[1]])
+        }
+    };
+    hasher.update(b"net");
+    count(hasher, net.funds.len());
+    for fund in &net.funds {
+        amount(hasher, fund.balance);
+        hasher.update(fund.period_start.to_le_bytes());
+        amount(hasher, fund.period_paid);
+        count(hasher, fund.paid_by_market.len());
+        for (key, value) in &fund.paid_by_market {
+            market(hasher, key);
+            amount(hasher, *value);
+        }
+    }
+    count(hasher, net.offsets.len());
+    for offset in &net.offsets {
+        amount(hasher, *offset);
+    }
+    count(hasher, net.staker_pools.len());
+    for pool in &net.staker_pools {
+        for value in [
+            pool.assets.raw(),
+            pool.shares.raw(),
+            pool.queued_shares.raw(),
+            pool.reward_index.raw(),
+        ] {
+            hasher.update(value.to_le_bytes());
+        }
+        hasher.update(pool.rewards_updated_at.to_le_bytes());
+        amount(hasher, pool.rewards_owed);
+        count(hasher, pool.stakers.len());
+        for (id, staker) in &pool.stakers {
+            hasher.update(id.0.to_le_bytes());
+            hasher.update(staker.shares.raw().to_le_bytes());
+            hasher.update(staker.reward_index.raw().to_le_bytes());
+            amount(hasher, staker.rewards);
+            count(hasher, staker.queue.len());
+            for entry in &staker.queue {
+                hasher.update(entry.shares.raw().to_le_bytes());
+                hasher.update(entry.unlock_at.to_le_bytes());
+                amount(hasher, entry.value_at_request);
+            }
+        }
+    }
+    count(hasher, net.stability_pools.len());
+    for pool in &net.stability_pools {
+        amount(hasher, pool.deposits);
+        hasher.update(pool.product.raw().to_le_bytes());
+        hasher.update(pool.scale.to_le_bytes());
+        count(hasher, pool.collateral.len());
+        for (asset, value) in &pool.collateral {
+            hasher.update(asset.to_le_bytes());
+            amount(hasher, *value);
+        }
+        count(hasher, pool.sums.len());
+        for ((scale, asset), value) in &pool.sums {
+            hasher.update(scale.to_le_bytes());
+            hasher.update(asset.to_le_bytes());
+            hasher.update(value.to_le_bytes());
+        }
+        count(hasher, pool.depositors.len());
+        for (id, deposit) in &pool.depositors {
+            hasher.update(id.0.to_le_bytes());
+            amount(hasher, deposit.initial);
+            hasher.update(deposit.product.raw().to_le_bytes());
+            hasher.update(deposit.scale.to_le_bytes());
+            count(hasher, deposit.sums.len());
+            for (asset, value) in &deposit.sums {
+                hasher.update(asset.to_le_bytes());
+                hasher.update(value.to_le_bytes());
+            }
+        }
+    }
+    count(hasher, net.covers.len());
+    for cover in &net.covers {
+        hasher.update(cover.term_end.to_le_bytes());
+        amount(hasher, cover.losses_reached);
+        amount(hasher, cover.paid);
+        amount(hasher, cover.premiums_paid);
+    }
+    count(hasher, net.claims.len());
+    for (id, claim) in &net.claims {
+        hasher.update(id.to_le_bytes());
+        count(hasher, claim.cover);
+        market(hasher, &claim.market);
+        amount(hasher, claim.amount);
+        hasher.update(claim.opened_at.to_le_bytes());
+        count(hasher, claim.layer_position);
+    }
+    count(hasher, net.recap_auctions.len());
+    for (id, auction) in &net.recap_auctions {
+        hasher.update(id.to_le_bytes());
+        market(hasher, &auction.market);
+        amount(hasher, auction.bid);
+        amount(hasher, auction.lot);
+        hasher.update(auction.started_at.to_le_bytes());
+        hasher.update([u8::from(auction.approved)]);
+        count(hasher, auction.layer_position);
+    }
+    hasher.update(net.recap_period.0.to_le_bytes());
+    amount(hasher, net.recap_period.1);
+    hasher.update(net.next_id.to_le_bytes());
+    for map in [&net.pending, &net.recognized, &net.recovered_to_deficit] {
+        count(hasher, map.len());
+        for (key, value) in map {
+            market(hasher, key);
+            amount(hasher, *value);
+        }
+    }
+    count(hasher, net.payments.len());
+    for (key, payments) in &net.payments {
+        market(hasher, key);
+        count(hasher, payments.len());
+        for payment in payments {
+            count(hasher, payment.layer.len());
+            hasher.update(payment.layer.as_bytes());
+            amount(hasher, payment.paid);
+            amount(hasher, payment.recovered);
+        }
+    }
+    hasher.update([net.status as u8]);
+    for paused in &net.paused {
+        hasher.update([u8::from(*paused)]);
+    }
+    for facility in &net.facilities {
+        amount(hasher, facility.loan);
+        hasher.update(facility.accrued_at.to_le_bytes());
+    }
+    for minted in &net.minted {
+        amount(hasher, *minted);
+    }
 }
 
 /// `a + b` modulo 2^256 on little-endian limbs.

@@ -1,6 +1,15 @@
 //! The safety net: everything that recognises and absorbs a deficit.
 //!
-//! The foundation holds only the hand-off point, the per-market deficit ledger; the layers that
-//! absorb deficits (fund, stakers, cover, minting, socialisation, auto-deleveraging) build on it.
+//! `deficit` is the hand-off point (the explicit bad-debt ledger); `layers` is the configuration
+//! of every layer; `net` holds their state; `waterfall` walks a market's ordered layers over its
+//! deficit; the other modules are the layers themselves.
 
+pub mod cover;
 pub mod deficit;
+pub mod fund;
+pub mod layers;
+pub mod net;
+pub mod pool;
+pub mod recap;
+pub mod stability;
+pub mod waterfall;
