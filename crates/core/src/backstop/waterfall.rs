@@ -282,21 +282,7 @@ impl Engine {
                     return Ok(Amount::ZERO);
                 }
                 // Index cut rounded up: suppliers lose at least the deficit, never less.
-                let cut = backstop_money::mul_div(
-                    remaining.raw(),
-                    backstop_money::SCALE,
-                    state.supply_shares.raw(),
-                    Rounding::Ceil,
-                )
-                .map_err(&overflow)?;
-                let index_before = state.supply_index;
-                let cut = cut.min(index_before.raw());
-                state.supply_index = backstop_money::Ratio::from_raw(
-                    index_before
-                        .raw()
-                        .checked_sub(cut)
-                        .ok_or(Rejection::Overflow { context: "socialisation" })?,
-                );
+                let index_before = crate::venue::lending::haircut_supply_index(&mut state, remaining)?;
                 // Tokens do not move: the deficit is written off against suppliers. Mark it as
                 // covered by cancelling it without cash.
                 state.deficit = state.deficit.checked_sub(remaining).map_err(&overflow)?;

@@ -151,7 +151,10 @@ impl LendingMarket {
 
     /// Raises the supply index by `to_suppliers` (rounded down) and mints reserve shares worth
     /// at most `reserve`. Claims grow by at most `to_suppliers + reserve`.
-    fn credit_suppliers(&mut self, to_suppliers: Amount, reserve: Amount) -> Result<(), Rejection> {
+    ///
+    /// # Errors
+    /// Overflow.
+    pub fn credit_suppliers(&mut self, to_suppliers: Amount, reserve: Amount) -> Result<(), Rejection> {
         let overflow = Rejection::from_money("supply index");
         if self.supply_shares.is_positive() {
             let step =
@@ -168,6 +171,23 @@ impl LendingMarket {
         self.supply_shares = self.supply_shares.checked_add(reserve_shares).map_err(&overflow)?;
         Ok(())
     }
+}
+
+/// Cuts the supply index so suppliers' claims fall by at least `loss` (the cut is rounded up and
+/// floored at a zero index); returns the index before. Used to socialise a deficit.
+///
+/// # Errors
+/// Overflow.
+pub fn haircut_supply_index(market: &mut LendingMarket, loss: Amount) -> Result<Ratio, Rejection> {
+    let index_before = market.supply_index;
+    if !market.supply_shares.is_positive() {
+        return Ok(index_before);
+    }
+    let cut = mul_div(loss.raw(), SCALE, market.supply_shares.raw(), Rounding::Ceil)
+        .map_err(Rejection::from_money("socialisation"))?
+        .min(index_before.raw());
+    market.supply_index = Ratio::from_raw(index_before.raw().saturating_sub(cut));
+    Ok(index_before)
 }
 
 /// Borrow rate per year at a utilisation, on a curve with one kink.
