@@ -65,6 +65,9 @@ pub const COMMANDS: &[(&str, &[&str])] = &[
     ),
     ("take_auction", &["keeper", "auction", "amount", "max_price"]),
     ("reset_auction", &["auction"]),
+    ("settle_revenue", &["asset"]),
+    ("donate", &["account", "layer", "amount"]),
+    ("recover", &["market", "amount"]),
 ];
 
 /// Parses a whole script against a venue.
@@ -228,6 +231,18 @@ impl<'a> LineParser<'a> {
                 })
             }
             "reset_auction" => Some(Command::ResetAuction { auction: self.auction()? }),
+            "settle_revenue" => Some(Command::SettleRevenue { asset: self.asset("asset")? }),
+            "donate" => {
+                let account = self.account("account");
+                let layer = self.required("layer").map(str::to_owned);
+                let amount = self.amount("amount");
+                Some(Command::Donate { account: account?, layer: layer?, amount: amount? })
+            }
+            "recover" => {
+                let market = self.any_market("market");
+                let amount = self.amount("amount");
+                Some(Command::Recover { market: market?, amount: amount? })
+            }
             _ => {
                 self.error(None, format!("unknown command {name:?}"));
                 None
@@ -395,6 +410,19 @@ impl<'a> LineParser<'a> {
                 self.config.perps.iter().map(|market| market.name.as_str()).collect();
             let known = if known.is_empty() { "none".to_owned() } else { known.join(", ") };
             self.error(Some(key), format!("unknown perp market {name:?}; known: {known}"));
+        }
+        market
+    }
+
+    /// A lending market (by asset symbol) or a perpetual market (by name).
+    fn any_market(&mut self, key: &str) -> Option<crate::ids::MarketRef> {
+        let name = self.required(key)?;
+        let market = self.config.market_ref(name);
+        if market.is_none() {
+            self.error(
+                Some(key),
+                format!("unknown market {name:?}: name a lending market's asset or a perp market"),
+            );
         }
         market
     }
