@@ -163,6 +163,7 @@ fn hash_safety_net(hasher: &mut Sha256, net: &SafetyNet) {
         amount(hasher, fund.balance);
         hasher.update(fund.period_start.to_le_bytes());
         amount(hasher, fund.period_paid);
+        hasher.update(fund.settled_at.to_le_bytes());
         count(hasher, fund.paid_by_market.len());
         for (key, value) in &fund.paid_by_market {
             market(hasher, key);

@@ -147,3 +147,112 @@ fn vector_p1_insurance_is_not_counted_twice() {
     assert_eq!(quote(2), amount("3825")); // 4000 received − 175
     assert_eq!(quote(3), amount("-3175")); // −3000 paid − 175
 }
+
+const LENDING_VENUE: &str = r#"
+[[asset]]
+symbol = "USDC"
+decimals = 6
+[[asset]]
+symbol = "ETH"
+decimals = 18
+[[lending]]
+asset = "USDC"
+collateral_factor = "0.85"
+liquidation_threshold = "0.90"
+liquidation_bonus = "0.05"
+[lending.rate]
+slope1 = "0"
+kink = "0.9"
+slope2 = "0"
+[[lending]]
+asset = "ETH"
+collateral_factor = "0.80"
+liquidation_threshold = "0.825"
+liquidation_bonus = "0.05"
+[lending.rate]
+slope1 = "0"
+kink = "0.8"
+slope2 = "0"
+[[fund]]
+name = "insurance"
+asset = "USDC"
+settle_share_max = "0.1"
+[[waterfall]]
+market = "USDC"
+layers = ["fund:insurance", "socialize"]
+"#;
+
+fn lending_engine(venue: &str) -> Engine {
+    let mut engine = Engine::new(VenueConfig::from_toml_str(venue).unwrap()).unwrap();
+    let price = |text: &str| text.parse::<Price>().unwrap();
+    for command in [
+        Command::SetPrice { asset: AssetId(0), price: price("1") },
+        Command::SetPrice { asset: AssetId(1), price: price("2000") },
+        Command::OpenAccount { account: AccountId(1), kind: AccountKind::Regular },
+        Command::OpenAccount { account: AccountId(2), kind: AccountKind::Regular },
+        Command::OpenAccount { account: AccountId(3), kind: AccountKind::Regular },
+        Command::Deposit { account: AccountId(1), asset: AssetId(0), amount: amount("100000") },
+        Command::Supply { account: AccountId(1), asset: AssetId(0), amount: amount("100000") },
+        Command::Deposit { account: AccountId(3), asset: AssetId(0), amount: amount("1000000") },
+    ] {
+        engine.apply(&command).unwrap();
+    }
+    engine
+}
+
+/// D7 (Drift `large_num_seeded_stake_if_test`): a revenue pool of 111 token units (0.000111 USDC
+/// at 6 decimals) settles only 11 units into a fund whose settle is capped at 10% of the pool
+/// (11.1 units, rounded down to whole units); 100 units stay behind.
+#[test]
+fn vector_d7_revenue_settle_is_capped() {
+    let mut engine = lending_engine(LENDING_VENUE);
+    engine.apply(&Command::Donate { account: AccountId(3), layer: "fund:insurance".into(), amount: amount("199000") }).unwrap();
+    // A recovery with nothing to return lands in the venue's fees: 111 of revenue.
+    engine.apply(&Command::Recover { market: MarketRef::Lending(AssetId(0)), amount: amount("0.000111") }).unwrap();
+    assert_eq!(engine.state().fees[0], amount("0.000111"));
+    let events = engine.apply(&Command::SettleRevenue { asset: AssetId(0) }).unwrap();
+    engine.audit().unwrap();
+    assert!(matches!(&events[..], [Event::RevenueSettled { amount: settled, .. }] if *settled == amount("0.000011")));
+    assert_eq!(engine.state().fees[0], amount("0.0001"));
+    assert_eq!(engine.state().net.funds[0].balance, amount("199000.000011"));
+}
+
+/// F3 (marginfi, partially insured bankruptcy) and M3 (Mango, no vault: the deposit index is cut):
+/// the fund pays all it has, ends at zero, and the remainder is socialised through the supplier
+/// index. The borrower owes 10,000 USDC; ETH falls to 0.0001 so the keeper repays only the
+/// 0.001 its 10 ETH are worth (no bonus: the toxic guard), leaving 9,999.999 of deficit: the fund
+/// pays its 5000 and 4,999.999 is socialised (index 1 → 0.95000001).
+#[test]
+fn vector_f3_partially_insured_bankruptcy_then_socialised() {
+    let mut engine = lending_engine(LENDING_VENUE);
+    let price = |text: &str| text.parse::<Price>().unwrap();
+    for command in [
+        Command::Donate { account: AccountId(3), layer: "fund:insurance".into(), amount: amount("5000") },
+        Command::Deposit { account: AccountId(2), asset: AssetId(1), amount: amount("10") },
+        Command::Borrow { account: AccountId(2), asset: AssetId(0), amount: amount("10000") },
+        Command::Withdraw { account: AccountId(2), asset: AssetId(0), amount: amount("10000") },
+        Command::SetPrice { asset: AssetId(1), price: price("0.0001") },
+    ] {
+        engine.apply(&command).unwrap();
+    }
+    let events = engine
+        .apply(&Command::Liquidate {
+            keeper: AccountId(3),
+            account: AccountId(2),
+            target: LiquidationTarget::Debt { debt: AssetId(0), collateral: AssetId(1) },
+            amount: amount("10000"),
+        })
+        .unwrap();
+    engine.audit().unwrap();
+    let paid: Vec<(String, Amount)> = events
+        .iter()
+        .filter_map(|event| match event {
+            Event::LayerPaid { layer, amount, .. } => Some((layer.clone(), *amount)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(paid, vec![("fund:insurance".into(), amount("5000")), ("socialize".into(), amount("4999.999"))]);
+    assert_eq!(engine.state().net.funds[0].balance, Amount::ZERO);
+    // Index cut: ceil(4999.999 / 100,000) = 0.04999999 → 0.95000001.
+    assert_eq!(engine.state().lending[0].as_ref().unwrap().supply_index, ratio("0.95000001"));
+}

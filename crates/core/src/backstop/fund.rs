@@ -135,7 +135,26 @@ impl Engine {
             if config.asset != symbol || !fees.is_positive() {
                 continue;
             }
-            let inflow = fees.mul_ratio(config.fee_share, Rounding::Floor).map_err(&overflow)?;
+            let fund_state = funds.get(index).cloned().unwrap_or_default();
+            let mut inflow = fees
+                .mul_ratio(config.fee_share.min(config.settle_share_max), Rounding::Floor)
+                .map_err(&overflow)?;
+            if let Some(apr) = config.settle_apr_max {
+                // balance × apr × elapsed / year, rounded down.
+                let elapsed = i128::from(self.state.now.saturating_sub(fund_state.settled_at));
+                let yearly = fund_state.balance.mul_ratio(apr, Rounding::Floor).map_err(&overflow)?;
+                let cap = backstop_money::mul_div(
+                    yearly.raw(),
+                    elapsed,
+                    crate::venue::lending::YEAR_SECS,
+                    Rounding::Floor,
+                )
+                .map(Amount::from_raw)
+                .map_err(&overflow)?;
+                inflow = inflow.min(cap);
+            }
+            // A sweep moves whole units of the asset, as a token transfer would: rounded down.
+            let inflow = self.floor_to_asset_unit(asset, inflow)?;
             fees = fees.checked_sub(inflow).map_err(&overflow)?;
             let to_stakers = match pool_assets.as_mut() {
                 Some(assets) => {
@@ -148,6 +167,7 @@ impl Engine {
                 None => Amount::ZERO,
             };
             let fund = funds.get_mut(index).ok_or(Rejection::Overflow { context: "fund index" })?;
+            fund.settled_at = self.state.now;
             fund.balance = fund
                 .balance
                 .checked_add(inflow.checked_sub(to_stakers).map_err(&overflow)?)
@@ -396,6 +416,16 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// `amount` rounded down to the asset's smallest unit (its `decimals`).
+    pub(crate) fn floor_to_asset_unit(&self, asset: crate::ids::AssetId, amount: Amount) -> Result<Amount, Rejection> {
+        let decimals = self.config.assets.get(asset.index()).map_or(18, |config| config.decimals);
+        let unit = 10_i128.pow(backstop_money::SCALE_DECIMALS.saturating_sub(decimals));
+        backstop_money::mul_div(amount.raw(), 1, unit, Rounding::Floor)
+            .and_then(|units| units.checked_mul(unit).ok_or(backstop_money::MoneyError::Overflow))
+            .map(Amount::from_raw)
+            .map_err(Rejection::from_money("asset unit"))
     }
 
     /// The deficit asset of a market, checking that the market exists.

@@ -30,6 +30,14 @@ pub struct FundConfig {
     /// Share of each swept inflow passed on to staker pools of the same asset as rewards.
     #[serde(default)]
     pub staker_share: Ratio,
+    /// Largest share of the pending fees one `settle_revenue` sweeps in (Drift caps each settle
+    /// at 10% of its revenue pool).
+    #[serde(default = "one")]
+    pub settle_share_max: Ratio,
+    /// Largest sweep as a yearly rate on the fund's balance, pro rata to the time since the last
+    /// sweep (Drift's max APR per settle); absent: unlimited.
+    #[serde(default)]
+    pub settle_apr_max: Option<Ratio>,
     /// Length of the draw-cap period in seconds (0: no period cap).
     #[serde(default)]
     pub period_secs: u64,
@@ -398,6 +406,12 @@ impl VenueConfig {
             check_non_negative(format!("{path}.floor"), fund.floor)?;
             check_fraction(format!("{path}.fee_share"), fund.fee_share)?;
             check_fraction(format!("{path}.staker_share"), fund.staker_share)?;
+            check_fraction(format!("{path}.settle_share_max"), fund.settle_share_max)?;
+            if let Some(apr) = fund.settle_apr_max
+                && apr.is_negative()
+            {
+                return Err(error(format!("{path}.settle_apr_max"), "must not be negative".to_owned()));
+            }
             if let Some(cap) = fund.period_cap {
                 check_non_negative(format!("{path}.period_cap"), cap)?;
                 if fund.period_secs == 0 {

@@ -17,6 +17,8 @@ pub struct FundState {
     pub period_paid: Amount,
     /// Paid out per market over the fund's lifetime.
     pub paid_by_market: BTreeMap<MarketRef, Amount>,
+    /// Time of the last revenue sweep (s).
+    pub settled_at: u64,
 }
 
 /// One queued withdrawal of a staker.
