@@ -5,6 +5,8 @@
 //! - [`generators`]: proptest strategies for random, mostly valid command sequences;
 //! - [`steps`]: the [`Step`] markers generators produce and [`expand`], which turns them into
 //!   commands against the engine's current state;
+//! - [`probes`]: bisection for the price at which an account becomes liquidatable, and prices
+//!   around it, to test the liquidation index where rounding matters;
 //! - [`runner`]: [`run_checked`] and friends, which apply commands and check invariants, the
 //!   state hash on rejection, the incremental hash and the liquidation index after every step;
 //! - [`proptest_config`]: the proptest configuration the property tests share.
@@ -26,6 +28,7 @@
 //! ```
 
 pub mod generators;
+pub mod probes;
 pub mod runner;
 pub mod steps;
 pub mod venues;
