@@ -94,6 +94,10 @@ impl crate::engine::Engine {
         use crate::rejection::Rejection;
         self.check_amount(asset, amount, "amount")?;
         let mut account = self.load_account(id)?;
+        // Frozen venues take no new money, except into accounts that owe something (to repay).
+        if !account.has_liabilities() {
+            self.check_status_allows_new_deposits()?;
+        }
         let overflow = Rejection::from_money("deposit");
         let holding = crate::venue::lending::holding_mut(&mut account, asset)?;
         holding.balance = holding.balance.checked_add(amount).map_err(&overflow)?;
@@ -113,6 +117,7 @@ impl crate::engine::Engine {
         self.check_amount(asset, amount, "amount")?;
         let mut account = self.load_account(id)?;
         self.check_not_in_auction(id, &account)?;
+        self.check_withdrawals_not_gated()?;
         let holding = crate::venue::lending::holding_mut(&mut account, asset)?;
         holding.balance = crate::venue::lending::debit(id, asset, holding.balance, amount)?;
         self.require_initial_health(id, &account)?;

@@ -153,6 +153,11 @@ pub enum Command {
         target: LiquidationTarget,
         /// Largest quantity: debt to repay, or base of the position to take over.
         amount: Amount,
+        /// Seed of the random starting point of `adl:random` auto-deleveraging (dYdX); 0 when
+        /// unused. Any other value is refused unless the target is a position in a market whose
+        /// waterfall has an `adl:random` layer.
+        #[serde(default)]
+        seed: u64,
     },
     /// Buys collateral from a running Dutch auction at its current price.
     TakeAuction {
@@ -192,6 +197,128 @@ pub enum Command {
         /// Amount, positive.
         amount: Amount,
     },
+    /// Buys a term of external cover: the premium (limit × premium rate × term / 365 days,
+    /// rounded up to the asset's smallest unit) leaves the venue from a fund.
+    BuyCover {
+        /// Cover name (`[[cover]] name`).
+        cover: String,
+        /// Fund (`[[fund]] name`, same asset as the cover) that pays the premium.
+        fund: String,
+        /// Length of the term in seconds, positive.
+        term_secs: u64,
+    },
+    /// The guarantor settles a cover claim: pays `amount` (0 ≤ amount ≤ claim; 0 denies it) into
+    /// the market from outside; the unpaid rest returns to the deficit and the waterfall resumes
+    /// after the cover.
+    SettleCoverClaim {
+        /// Claim id (from the `cover_claim_opened` event).
+        claim: u64,
+        /// Amount the guarantor pays.
+        amount: Amount,
+    },
+    /// Governance approves a recapitalisation auction that needs approval before bids.
+    ApproveRecap {
+        /// Recap auction id (from the `recap_auction_opened` event).
+        auction: u64,
+    },
+    /// Fills a recapitalisation auction: the bidder pays its fixed bid in the deficit asset and
+    /// receives `lot` newly minted governance tokens (at most the auction's lot).
+    BidRecap {
+        /// Bidder; pays from its collateral balance and receives the tokens there.
+        account: AccountId,
+        /// Recap auction id.
+        auction: u64,
+        /// Tokens asked for the bid, positive, at most the auction's current lot.
+        lot: Amount,
+    },
+    /// Restarts a recapitalisation auction left unfilled for `restart_secs`: its lot grows by
+    /// `lot_growth`.
+    RestartRecap {
+        /// Recap auction id.
+        auction: u64,
+    },
+    /// Moves the venue to the status its breaker staker pool calls for (anyone may call it).
+    UpdateStatus {},
+    /// Sets the venue status within the breaker's bounds (admin; anyone until roles arrive).
+    SetStatus {
+        /// The status asked for.
+        status: crate::backstop::net::VenueStatus,
+    },
+    /// Clears the oracle breaker's pause of an asset (admin; anyone until roles arrive).
+    Unpause {
+        /// The paused asset.
+        asset: AssetId,
+    },
+    /// Stakes collateral into a first-loss staker pool for new shares (`floor(amount × S / A)`,
+    /// 1:1 into a pool without shares).
+    Stake {
+        /// Staker; pays from its collateral balance.
+        account: AccountId,
+        /// Staker pool (`[[staker_pool]] name`).
+        pool: String,
+        /// Amount, positive.
+        amount: Amount,
+    },
+    /// Queues shares for withdrawal; they can complete after the pool's cooldown and stay
+    /// exposed to slashing meanwhile.
+    RequestUnstake {
+        /// Staker.
+        account: AccountId,
+        /// Staker pool.
+        pool: String,
+        /// Shares to queue, positive, at most the staker's unqueued shares.
+        shares: backstop_money::Shares,
+    },
+    /// Returns queued shares to the staker, in the pool's dequeue order.
+    CancelUnstake {
+        /// Staker.
+        account: AccountId,
+        /// Staker pool.
+        pool: String,
+        /// Shares to take out of the queue, positive.
+        shares: backstop_money::Shares,
+    },
+    /// Pays every expired queued withdrawal of the staker into its collateral.
+    CompleteUnstake {
+        /// Staker.
+        account: AccountId,
+        /// Staker pool.
+        pool: String,
+    },
+    /// Mints the staker's accrued emissions into its collateral.
+    ClaimRewards {
+        /// Staker.
+        account: AccountId,
+        /// Staker pool.
+        pool: String,
+    },
+    /// Moves collateral of a stability pool's asset into the pool (Liquity `provideToSP`):
+    /// first pays the depositor's collateral gains and compounds its deposit.
+    StabilityDeposit {
+        /// Depositor; pays from its collateral balance.
+        account: AccountId,
+        /// Stability pool (`[[stability_pool]] name`).
+        pool: String,
+        /// Amount, positive.
+        amount: Amount,
+    },
+    /// Takes up to `amount` of the compounded deposit back into collateral (Liquity
+    /// `withdrawFromSP`), paying the collateral gains too.
+    StabilityWithdraw {
+        /// Depositor.
+        account: AccountId,
+        /// Stability pool.
+        pool: String,
+        /// Largest amount to withdraw, positive (at most the compounded deposit is paid).
+        amount: Amount,
+    },
+    /// Pays a depositor's collateral gains into its collateral balances.
+    StabilityClaim {
+        /// Depositor.
+        account: AccountId,
+        /// Stability pool.
+        pool: String,
+    },
 }
 
 impl Command {
@@ -217,6 +344,22 @@ impl Command {
             Command::SettleRevenue { .. } => "settle_revenue",
             Command::Donate { .. } => "donate",
             Command::Recover { .. } => "recover",
+            Command::BuyCover { .. } => "buy_cover",
+            Command::SettleCoverClaim { .. } => "settle_cover_claim",
+            Command::ApproveRecap { .. } => "approve_recap",
+            Command::BidRecap { .. } => "bid_recap",
+            Command::RestartRecap { .. } => "restart_recap",
+            Command::UpdateStatus { .. } => "update_status",
+            Command::SetStatus { .. } => "set_status",
+            Command::Unpause { .. } => "unpause",
+            Command::Stake { .. } => "stake",
+            Command::RequestUnstake { .. } => "request_unstake",
+            Command::CancelUnstake { .. } => "cancel_unstake",
+            Command::CompleteUnstake { .. } => "complete_unstake",
+            Command::ClaimRewards { .. } => "claim_rewards",
+            Command::StabilityDeposit { .. } => "stability_deposit",
+            Command::StabilityWithdraw { .. } => "stability_withdraw",
+            Command::StabilityClaim { .. } => "stability_claim",
         }
     }
 }

@@ -220,10 +220,7 @@ impl Engine {
                     config.staker_pools.len()
                 ],
                 stability_pools: vec![
-                    crate::backstop::net::StabilityPoolState {
-                        product: backstop_money::Ratio::ONE,
-                        ..Default::default()
-                    };
+                    crate::backstop::net::StabilityPoolState::new();
                     config.stability_pools.len()
                 ],
                 covers: vec![crate::backstop::net::CoverState::default(); config.covers.len()],
@@ -292,8 +289,9 @@ impl Engine {
                 self.trade(market, taker, maker, size, price)
             }
             Command::AccrueFunding { market, rate } => self.accrue_funding(market, rate),
-            Command::Liquidate { keeper, account, target, amount } => {
-                self.liquidate(keeper, account, target, amount)
+            Command::Liquidate { keeper, account, target, amount, seed } => {
+                self.check_adl_seed(target, seed)?;
+                self.liquidate(keeper, account, target, amount, seed)
             }
             Command::TakeAuction { keeper, auction, amount, max_price } => {
                 self.take_auction(keeper, auction, amount, max_price)
@@ -302,6 +300,32 @@ impl Engine {
             Command::SettleRevenue { asset } => self.settle_revenue(asset),
             Command::Donate { account, ref layer, amount } => self.donate(account, layer, amount),
             Command::Recover { market, amount } => self.recover(market, amount),
+            Command::BuyCover { ref cover, ref fund, term_secs } => {
+                self.buy_cover(cover, fund, term_secs)
+            }
+            Command::SettleCoverClaim { claim, amount } => self.settle_cover_claim(claim, amount),
+            Command::ApproveRecap { auction } => self.approve_recap(auction),
+            Command::BidRecap { account, auction, lot } => self.bid_recap(account, auction, lot),
+            Command::RestartRecap { auction } => self.restart_recap(auction),
+            Command::UpdateStatus {} => self.update_status(),
+            Command::SetStatus { status } => self.set_status(status),
+            Command::Unpause { asset } => self.unpause(asset),
+            Command::Stake { account, ref pool, amount } => self.stake(account, pool, amount),
+            Command::RequestUnstake { account, ref pool, shares } => {
+                self.request_unstake(account, pool, shares)
+            }
+            Command::CancelUnstake { account, ref pool, shares } => {
+                self.cancel_unstake(account, pool, shares)
+            }
+            Command::CompleteUnstake { account, ref pool } => self.complete_unstake(account, pool),
+            Command::ClaimRewards { account, ref pool } => self.claim_staker_rewards(account, pool),
+            Command::StabilityDeposit { account, ref pool, amount } => {
+                self.stability_deposit(account, pool, amount)
+            }
+            Command::StabilityWithdraw { account, ref pool, amount } => {
+                self.stability_withdraw(account, pool, amount)
+            }
+            Command::StabilityClaim { account, ref pool } => self.stability_claim(account, pool),
         }
     }
 

@@ -336,4 +336,359 @@ pub enum Event {
         /// Amount.
         amount: Amount,
     },
+    /// A term of external cover was bought; the premium left the venue from a fund.
+    CoverBought {
+        /// Cover.
+        cover: String,
+        /// Fund that paid the premium.
+        fund: String,
+        /// Premium paid (rounded up to the asset's smallest unit).
+        premium: Amount,
+        /// End of the term (s).
+        term_end: u64,
+    },
+    /// The waterfall reached a cover in force and claimed the covered part of the deficit; the
+    /// claim is pending until the guarantor settles it.
+    CoverClaimOpened {
+        /// Claim id.
+        claim: u64,
+        /// Cover.
+        cover: String,
+        /// Market.
+        market: MarketRef,
+        /// Amount claimed (moved from the deficit to pending).
+        amount: Amount,
+        /// Losses that have reached the cover in its term, this one included.
+        losses_reached: Amount,
+    },
+    /// The guarantor settled a cover claim.
+    CoverClaimSettled {
+        /// Claim id.
+        claim: u64,
+        /// Cover.
+        cover: String,
+        /// Market.
+        market: MarketRef,
+        /// Paid into the market from outside.
+        paid: Amount,
+        /// Unpaid part returned to the deficit (the waterfall resumes after the cover).
+        returned: Amount,
+    },
+    /// The waterfall reached `recap` and opened a recapitalisation auction.
+    RecapAuctionOpened {
+        /// Recap auction id.
+        auction: u64,
+        /// Market.
+        market: MarketRef,
+        /// Deficit-asset amount the auction raises (moved from the deficit to pending).
+        bid: Amount,
+        /// Governance tokens offered.
+        lot: Amount,
+        /// Whether bids are allowed yet (false until governance approves, when required).
+        approved: bool,
+    },
+    /// Governance approved a recapitalisation auction.
+    RecapApproved {
+        /// Recap auction id.
+        auction: u64,
+    },
+    /// An unfilled recapitalisation auction restarted with a larger lot.
+    RecapRestarted {
+        /// Recap auction id.
+        auction: u64,
+        /// Lot before.
+        lot_before: Amount,
+        /// Lot after (rounded down to the token's smallest unit).
+        lot_after: Amount,
+    },
+    /// A bidder filled a recapitalisation auction: it paid the bid into the market and received
+    /// newly minted governance tokens.
+    RecapFilled {
+        /// Recap auction id.
+        auction: u64,
+        /// Bidder.
+        account: AccountId,
+        /// Market.
+        market: MarketRef,
+        /// Deficit-asset amount paid.
+        bid: Amount,
+        /// Governance tokens minted to the bidder.
+        lot: Amount,
+    },
+    /// The venue status changed (circuit breakers).
+    StatusChanged {
+        /// Status before.
+        before: crate::backstop::net::VenueStatus,
+        /// Status after.
+        after: crate::backstop::net::VenueStatus,
+        /// Whether an admin set it (`SetStatus`), rather than `UpdateStatus`.
+        by_admin: bool,
+    },
+    /// A price update beyond the oracle guard paused the asset instead of moving its price.
+    AssetPaused {
+        /// Asset.
+        asset: AssetId,
+        /// Price kept.
+        price: Price,
+        /// Price proposed and not applied.
+        proposed: Price,
+    },
+    /// The oracle breaker's pause of an asset was cleared.
+    AssetUnpaused {
+        /// Asset.
+        asset: AssetId,
+    },
+    /// An emergency liquidity facility lent to a lending market that could not meet a withdrawal.
+    LiquidityLent {
+        /// Lending market (asset).
+        asset: AssetId,
+        /// Fund that lent.
+        fund: String,
+        /// Amount lent (fund balance to market cash).
+        amount: Amount,
+        /// Outstanding loan after.
+        loan_after: Amount,
+    },
+    /// Cash entering a lending market repaid its emergency liquidity loan.
+    LiquidityRepaid {
+        /// Lending market (asset).
+        asset: AssetId,
+        /// Fund repaid.
+        fund: String,
+        /// Amount repaid (market cash to fund balance).
+        amount: Amount,
+        /// Outstanding loan after.
+        loan_after: Amount,
+    },
+    /// Penalty interest accrued on an emergency liquidity loan, charged to the market's suppliers.
+    LiquidityPenaltyCharged {
+        /// Lending market (asset).
+        asset: AssetId,
+        /// Fund that lent.
+        fund: String,
+        /// Penalty added to the loan.
+        penalty: Amount,
+        /// Outstanding loan after.
+        loan_after: Amount,
+        /// Supply index before.
+        supply_index_before: Ratio,
+        /// Supply index after.
+        supply_index_after: Ratio,
+    },
+    /// Part of an emergency liquidity loan was written off: after the market's suppliers were
+    /// wiped out by socialisation, its cash and claims cannot repay it.
+    LiquidityWrittenOff {
+        /// Lending market (asset).
+        asset: AssetId,
+        /// Fund that bears the loss.
+        fund: String,
+        /// Amount written off.
+        amount: Amount,
+        /// Outstanding loan after.
+        loan_after: Amount,
+    },
+    /// Collateral was staked into a staker pool.
+    Staked {
+        /// Staker.
+        account: AccountId,
+        /// Staker pool.
+        pool: String,
+        /// Amount staked.
+        amount: Amount,
+        /// Shares minted (rounded down).
+        shares: Shares,
+        /// Pool assets after.
+        pool_assets: Amount,
+        /// Pool shares after.
+        pool_shares: Shares,
+    },
+    /// Shares were queued for withdrawal.
+    UnstakeRequested {
+        /// Staker.
+        account: AccountId,
+        /// Staker pool.
+        pool: String,
+        /// Shares queued.
+        shares: Shares,
+        /// Their value when queued (rounded down).
+        value: Amount,
+        /// When the withdrawal may complete (s).
+        unlock_at: u64,
+    },
+    /// Queued shares returned to the staker.
+    UnstakeCancelled {
+        /// Staker.
+        account: AccountId,
+        /// Staker pool.
+        pool: String,
+        /// Shares taken out of the queue.
+        shares: Shares,
+        /// Of those, shares burned for gains since the request (frozen exposure).
+        shares_lost: Shares,
+    },
+    /// Expired queued withdrawals were paid into the staker's collateral.
+    Unstaked {
+        /// Staker.
+        account: AccountId,
+        /// Staker pool.
+        pool: String,
+        /// Shares burned.
+        shares: Shares,
+        /// Amount paid.
+        amount: Amount,
+    },
+    /// A staker claimed its emissions (newly minted).
+    StakerRewardsClaimed {
+        /// Staker.
+        account: AccountId,
+        /// Staker pool.
+        pool: String,
+        /// Emission asset.
+        asset: AssetId,
+        /// Amount minted to the staker.
+        amount: Amount,
+    },
+    /// A staker pool was slashed towards a market's deficit.
+    StakersSlashed {
+        /// Staker pool.
+        pool: String,
+        /// Market whose deficit it paid.
+        market: MarketRef,
+        /// Amount slashed.
+        amount: Amount,
+        /// Pool assets before.
+        assets_before: Amount,
+        /// Pool assets after.
+        assets_after: Amount,
+    },
+    /// A depositor put the debt asset into a stability pool.
+    StabilityDeposited {
+        /// Depositor.
+        account: AccountId,
+        /// Stability pool.
+        pool: String,
+        /// Amount deposited.
+        amount: Amount,
+        /// Compounded deposit after.
+        deposit_after: Amount,
+    },
+    /// A depositor took (part of) its compounded deposit out of a stability pool.
+    StabilityWithdrawn {
+        /// Depositor.
+        account: AccountId,
+        /// Stability pool.
+        pool: String,
+        /// Amount withdrawn (at most the compounded deposit).
+        amount: Amount,
+        /// Compounded deposit after.
+        deposit_after: Amount,
+    },
+    /// A depositor's collateral gain of one asset was paid into its balance.
+    StabilityGainPaid {
+        /// Depositor.
+        account: AccountId,
+        /// Stability pool.
+        pool: String,
+        /// Collateral asset.
+        asset: AssetId,
+        /// Amount paid (rounded down).
+        amount: Amount,
+    },
+    /// A lending debt was liquidated against a stability pool.
+    StabilityLiquidated {
+        /// Account that called the liquidation (receives nothing).
+        keeper: AccountId,
+        /// Account liquidated.
+        account: AccountId,
+        /// Stability pool.
+        pool: String,
+        /// Debt asset.
+        debt: AssetId,
+        /// Collateral asset.
+        collateral: AssetId,
+        /// Debt removed from the account (offset + redistributed or recorded as deficit).
+        debt_closed: Amount,
+        /// Debt paid by burning pool deposits into the market.
+        offset: Amount,
+        /// Collateral the pool received for its depositors.
+        collateral_to_pool: Amount,
+        /// Collateral that went to the venue's fees (redistribution dust, or the collateral of
+        /// a rest recorded as deficit).
+        collateral_to_venue: Amount,
+        /// Pool deposits after.
+        deposits_after: Amount,
+        /// Pool scale after.
+        scale_after: u64,
+        /// Health factor of the account before.
+        health_before: Option<Ratio>,
+    },
+    /// Debt the stability pool could not absorb was redistributed to the market's other
+    /// borrowers, with its collateral, pro rata to their debt shares.
+    DebtRedistributed {
+        /// Account liquidated.
+        account: AccountId,
+        /// Debt asset.
+        debt: AssetId,
+        /// Collateral asset.
+        collateral: AssetId,
+        /// Debt redistributed.
+        amount: Amount,
+        /// Collateral redistributed (dust included).
+        collateral_amount: Amount,
+        /// Number of receiving borrowers.
+        receivers: u64,
+        /// Collateral left by rounding down, to the venue's fees.
+        dust: Amount,
+    },
+    /// A stability pool's deposits were burned to cover a market's deficit (waterfall layer).
+    StabilityBurned {
+        /// Stability pool.
+        pool: String,
+        /// Market whose deficit it paid.
+        market: MarketRef,
+        /// Amount burned.
+        amount: Amount,
+        /// Pool deposits after.
+        deposits_after: Amount,
+        /// Pool scale after.
+        scale_after: u64,
+    },
+    /// Auto-deleveraging closed part of a bankrupt account's position against an opposite one:
+    /// a two-sided trade with no fee.
+    AdlFill {
+        /// Market.
+        market: PerpMarketId,
+        /// The bankrupt account.
+        account: AccountId,
+        /// The account whose position was closed against it.
+        counterparty: AccountId,
+        /// Base the counterparty bought (negative: sold).
+        size: Amount,
+        /// Fill price: the bankruptcy price, or under `min_shortfall` the mark worsened by
+        /// haircut / size (rounded against the counterparty).
+        price: Price,
+        /// What the counterparty gave up against a fill at the mark (settlement units).
+        haircut: Amount,
+    },
+    /// A bankrupt position was closed whole by auto-deleveraging.
+    Deleveraged {
+        /// Market.
+        market: PerpMarketId,
+        /// The bankrupt account.
+        account: AccountId,
+        /// The ADL policy used.
+        policy: crate::backstop::layers::AdlPolicy,
+        /// Base closed (the account's position before; negative: a short).
+        size: Amount,
+        /// Shortfall at bankruptcy: −equity in settlement units, rounded up.
+        shortfall: Amount,
+        /// Part of it paid by the layers before ADL.
+        layers_paid: Amount,
+        /// Part of it covered by the counterparties' haircuts.
+        haircuts: Amount,
+        /// Rounding excess of the haircuts over the shortfall, credited to the venue's fees.
+        dust: Amount,
+        /// Bankruptcy price of the fills (`None` under `min_shortfall`, which fills at the mark).
+        bankruptcy_price: Option<Price>,
+    },
 }

@@ -135,6 +135,7 @@ impl Engine {
             let asset = AssetId(
                 u16::try_from(index).map_err(|_| Rejection::Overflow { context: "asset index" })?,
             );
+            self.check_not_paused(asset)?;
             let price = self.price(asset)?;
             if holding.balance.is_positive() {
                 let weights = self.weights(asset);
@@ -173,6 +174,7 @@ impl Engine {
                 u16::try_from(index)
                     .map_err(|_| Rejection::Overflow { context: "market index" })?,
             );
+            self.check_perp_not_paused(market)?;
             let (_, settlement) = self.perp_assets(market)?;
             let config =
                 self.config.perps.get(index).ok_or(Rejection::UnknownPerpMarket { market })?;

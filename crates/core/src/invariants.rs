@@ -40,6 +40,9 @@ impl Engine {
         self.check_perp_balance(&self.state.totals)?;
         self.check_lending_solvency()?;
         self.check_auction_debt()?;
+        self.check_breakers_and_facilities()?;
+        self.check_cover_and_recap()?;
+        self.check_adl_payments()?;
         self.check_deficits_covered_once()
     }
 
@@ -171,6 +174,100 @@ impl Engine {
         Ok(())
     }
 
+    /// I9: every market's pending deficit is exactly its open cover claims plus the bids of its
+    /// running recapitalisation auctions, all positive; no cover has more claimed and paid than
+    /// its limit; minting in the current recap period stays within its cap.
+    fn check_cover_and_recap(&self) -> Result<(), Violation> {
+        let net = &self.state.net;
+        let mut owed: std::collections::BTreeMap<MarketRef, i128> =
+            std::collections::BTreeMap::new();
+        let mut claimed = vec![0_i128; net.covers.len()];
+        for (id, claim) in &net.claims {
+            if !claim.amount.is_positive() {
+                return violation(9, format!("cover claim {id}: amount {} ≤ 0", claim.amount));
+            }
+            let slot = owed.entry(claim.market).or_default();
+            *slot = slot.wrapping_add(claim.amount.raw());
+            if let Some(total) = claimed.get_mut(claim.cover) {
+                *total = total.wrapping_add(claim.amount.raw());
+            }
+        }
+        for (id, auction) in &net.recap_auctions {
+            if !auction.bid.is_positive() || !auction.lot.is_positive() {
+                return violation(9, format!("recap auction {id}: bid or lot ≤ 0"));
+            }
+            let slot = owed.entry(auction.market).or_default();
+            *slot = slot.wrapping_add(auction.bid.raw());
+        }
+        let markets: std::collections::BTreeSet<&MarketRef> =
+            owed.keys().chain(net.pending.keys()).collect();
+        for market in markets {
+            let pending = net.pending.get(market).map_or(0, |amount| amount.raw());
+            let expected = owed.get(market).copied().unwrap_or(0);
+            if pending != expected {
+                return violation(
+                    9,
+                    format!("{market:?}: pending {pending} ≠ open claims + recap bids {expected}"),
+                );
+            }
+        }
+        for ((index, cover), config) in net.covers.iter().enumerate().zip(&self.config.covers) {
+            let claims = claimed.get(index).copied().unwrap_or(0);
+            if cover.paid.is_negative()
+                || cover.losses_reached.is_negative()
+                || cover.paid.raw().wrapping_add(claims) > config.limit.raw()
+            {
+                return violation(
+                    9,
+                    format!(
+                        "cover {index}: paid {} + claims {claims} above limit or < 0",
+                        cover.paid
+                    ),
+                );
+            }
+        }
+        if let Some(recap) = &self.config.recap
+            && let Some(cap) = recap.period_mint_cap
+            && net.recap_period.1 > cap
+        {
+            return violation(9, format!("recap period minted {} > cap {cap}", net.recap_period.1));
+        }
+        Ok(())
+    }
+
+    /// Circuit breakers and emergency liquidity: loans are never negative (I2) and are accrued
+    /// to the current time while outstanding, so the liability I5 counts is current (I5); an
+    /// admin status is never `Active` and one paused flag exists per asset (I7).
+    fn check_breakers_and_facilities(&self) -> Result<(), Violation> {
+        let net = &self.state.net;
+        for (index, facility) in net.facilities.iter().enumerate() {
+            if facility.loan.is_negative() {
+                return violation(2, format!("facility {index}: negative loan {}", facility.loan));
+            }
+            if facility.loan.is_positive() && facility.accrued_at != self.state.now {
+                return violation(
+                    5,
+                    format!(
+                        "facility {index}: loan accrued to {} but the time is {}",
+                        facility.accrued_at, self.state.now
+                    ),
+                );
+            }
+        }
+        if net.status_by_admin && net.status == crate::backstop::net::VenueStatus::Active {
+            return violation(7, "an admin status is Active".to_owned());
+        }
+        if net.paused.len() != self.config.assets.len()
+            || net.facilities.len() != self.config.liquidity.len()
+        {
+            return violation(
+                7,
+                "paused flags or facilities out of step with the config".to_owned(),
+            );
+        }
+        Ok(())
+    }
+
     /// I2: no market, fee ledger, deficit or auction is negative (accounts are checked at commit).
     fn check_non_negative(&self) -> Result<(), Violation> {
         for (index, market) in self.state.lending.iter().enumerate() {
@@ -267,6 +364,15 @@ impl Engine {
             let Some(market) = market else { continue };
             let claims = market
                 .supplier_claims()
+                .map_err(|error| Violation { invariant: 5, detail: error.to_string() })?;
+            // Emergency liquidity loans are owed by the market ahead of its suppliers.
+            let claims = u16::try_from(index)
+                .map_err(|error| Violation { invariant: 5, detail: error.to_string() })
+                .and_then(|id| {
+                    self.facility_loans(AssetId(id))
+                        .map_err(|error| Violation { invariant: 5, detail: error.to_string() })
+                })?
+                .checked_add(claims)
                 .map_err(|error| Violation { invariant: 5, detail: error.to_string() })?;
             let debt = market
                 .total_debt()
@@ -380,6 +486,75 @@ impl Engine {
         self.check_perp_balance(&totals)?;
         self.check_lending_solvency()?;
         self.check_auction_debt()?;
+        self.check_breakers_and_facilities()?;
+        self.check_cover_and_recap()?;
+        self.check_staker_pools()?;
+        self.check_stability_pools()?;
+        self.check_adl_payments()?;
         self.check_deficits_covered_once()
+    }
+
+    /// Staker pools (audit only: it walks every staker): a pool's shares are its stakers'
+    /// unqueued plus queued shares (I3), its queued shares are the queues' total (I3), its owed
+    /// rewards are the stakers' unclaimed rewards (I3), what all stakers could withdraw together
+    /// (each one's shares valued rounded down) is at most its assets (I3), and no share count,
+    /// queue entry or reward is negative (I2).
+    fn check_staker_pools(&self) -> Result<(), Violation> {
+        for (index, pool) in self.state.net.staker_pools.iter().enumerate() {
+            let (mut shares, mut queued, mut owed) = (0_i128, 0_i128, 0_i128);
+            let mut claimable = 0_i128;
+            for (id, staker) in &pool.stakers {
+                let negative_entry = staker.queue.iter().any(|entry| {
+                    !entry.shares.is_positive() || entry.value_at_request.is_negative()
+                });
+                if staker.shares.is_negative() || staker.rewards.is_negative() || negative_entry {
+                    return violation(
+                        2,
+                        format!("staker pool {index}: account {} holds a negative amount", id.0),
+                    );
+                }
+                shares = shares.wrapping_add(staker.shares.raw());
+                for entry in &staker.queue {
+                    queued = queued.wrapping_add(entry.shares.raw());
+                }
+                owed = owed.wrapping_add(staker.rewards.raw());
+                let held = staker
+                    .queue
+                    .iter()
+                    .fold(staker.shares.raw(), |sum, entry| sum.wrapping_add(entry.shares.raw()));
+                let value = crate::backstop::pool::assets_for_shares(
+                    backstop_money::Shares::from_raw(held),
+                    pool.assets,
+                    pool.shares,
+                )
+                .map_or(i128::MAX, |value| value.raw());
+                claimable = claimable.saturating_add(value);
+            }
+            if claimable > pool.assets.raw() {
+                return violation(
+                    3,
+                    format!(
+                        "staker pool {index}: stakers could withdraw {claimable} > assets {}",
+                        pool.assets.raw()
+                    ),
+                );
+            }
+            let total = shares.wrapping_add(queued);
+            if total != pool.shares.raw()
+                || queued != pool.queued_shares.raw()
+                || owed != pool.rewards_owed.raw()
+            {
+                return violation(
+                    3,
+                    format!(
+                        "staker pool {index}: shares {}/queued {}/owed {} ≠ stakers' {total}/{queued}/{owed}",
+                        pool.shares.raw(),
+                        pool.queued_shares.raw(),
+                        pool.rewards_owed.raw()
+                    ),
+                );
+            }
+        }
+        Ok(())
     }
 }

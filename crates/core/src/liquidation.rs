@@ -58,6 +58,7 @@ impl Engine {
         id: AccountId,
         target: LiquidationTarget,
         amount: Amount,
+        seed: u64,
     ) -> Result<Vec<Event>, Rejection> {
         if keeper_id == id {
             return Err(Rejection::SelfLiquidation { account: id });
@@ -68,6 +69,9 @@ impl Engine {
         let mode = self.liquidation_mode(target)?;
         let keeper = self.load_account(keeper_id)?;
         let account = self.load_account(id)?;
+        if account.kind == AccountKind::Backstop {
+            return Err(Rejection::BackstopAccountProtected { account: id });
+        }
         self.check_not_in_auction(id, &account)?;
         let health = self.health_of(&account)?;
         if !health.is_liquidatable() {
@@ -81,6 +85,12 @@ impl Engine {
                 LiquidationMode::DutchAuction(auction),
                 LiquidationTarget::Debt { debt, collateral },
             ) => self.start_auction(keeper_id, id, account, debt, collateral, &auction),
+            (
+                LiquidationMode::StabilityPool { pool },
+                LiquidationTarget::Debt { debt, collateral },
+            ) => self.liquidate_to_stability_pool(
+                keeper_id, id, account, debt, collateral, &pool, health,
+            ),
             (_, LiquidationTarget::Debt { debt, collateral }) => {
                 let order = DebtOrder { liability: Liability::Lending(debt), collateral, amount };
                 self.liquidate_debt(keeper_id, keeper, id, account, order, health)
@@ -90,9 +100,8 @@ impl Engine {
                     DebtOrder { liability: Liability::PerpLoss(market), collateral, amount };
                 self.liquidate_debt(keeper_id, keeper, id, account, order, health)
             }
-            (_, LiquidationTarget::Position { market }) => {
-                self.liquidate_position(keeper_id, keeper, id, account, market, amount, health)
-            }
+            (_, LiquidationTarget::Position { market }) => self
+                .liquidate_position(keeper_id, keeper, id, account, market, amount, health, seed),
         }
     }
 
@@ -210,6 +219,7 @@ impl Engine {
         self.set_fees(order.collateral, fees);
         if let Some((asset, market)) = repaid_market {
             self.commit_lending(asset, market);
+            self.repay_facility_from_cash(asset, &mut events)?;
         }
         self.commit_account(keeper_id, keeper);
         self.record_deficits_if_bankrupt(id, &mut account, &mut events)?;
@@ -332,8 +342,11 @@ impl Engine {
         }
     }
 
+    /// Liquidates a perpetual position: a keeper takes it over at the oracle price; a bankrupt
+    /// position in a market whose waterfall has an ADL layer goes through the layers before ADL
+    /// and auto-deleveraging instead (`backstop::adl`).
     #[allow(clippy::too_many_arguments)]
-    fn liquidate_position(
+    pub(crate) fn liquidate_position(
         &mut self,
         keeper_id: AccountId,
         mut keeper: Account,
@@ -342,6 +355,7 @@ impl Engine {
         market: PerpMarketId,
         amount: Amount,
         health: crate::health::Health,
+        seed: u64,
     ) -> Result<Vec<Event>, Rejection> {
         let overflow = Rejection::from_money("position liquidation");
         let (_, settlement) = self.perp_assets(market)?;
@@ -354,6 +368,19 @@ impl Engine {
         let victim_before = position_of(&account, market)?;
         if victim_before.base.is_zero() {
             return Err(Rejection::NoPosition { account: id, market });
+        }
+        let request = crate::backstop::adl::PositionLiquidation {
+            keeper_id,
+            keeper: &keeper,
+            id,
+            account: &account,
+            market,
+            amount,
+            health,
+            seed,
+        };
+        if let Some(events) = self.liquidate_bankrupt_position(&request)? {
+            return Ok(events);
         }
         let (oracle, settlement_price) =
             (self.mark_price(market, Rounding::Floor)?, self.price(settlement)?);
@@ -702,6 +729,7 @@ impl Engine {
         }
         self.set_fees(auction.debt, fees);
         self.commit_lending(auction.debt, market);
+        self.repay_facility_from_cash(auction.debt, &mut events)?;
         self.commit_account(keeper_id, keeper);
         match account {
             Some(mut account) => {

@@ -56,9 +56,12 @@ impl Engine {
             }
             accrued.push((asset, market));
         }
+        // Penalty interest on emergency liquidity loans, charged to suppliers (backstop::liquidity).
+        let facilities = self.accrue_facilities(now, &mut accrued, &mut events)?;
         for (asset, market) in accrued {
             self.commit_lending(asset, market);
         }
+        self.commit_facilities(facilities);
         self.state.now = now;
         Ok(events)
     }
@@ -73,8 +76,11 @@ impl Engine {
             return Err(Rejection::NotPositive { field: "price" });
         }
         let before = self.state.prices.get(asset.index()).copied().unwrap_or_default();
-        if let (Some(max_move), true) = (self.config.oracle.max_move, before.price.is_positive()) {
-            check_move(asset, before.price, price, max_move)?;
+        if let (Some(max_move), true) = (self.config.oracle.max_move, before.price.is_positive())
+            && let Err(refusal) = check_move(asset, before.price, price, max_move)
+        {
+            // The oracle breaker may pause the asset instead (backstop::breaker).
+            return self.pause_on_move(asset, before.price, price, refusal);
         }
         if let Some(entry) = self.state.prices.get_mut(asset.index()) {
             *entry = PriceEntry { price, updated_at: self.state.now };

@@ -235,6 +235,227 @@ pub enum Rejection {
         /// The name asked for.
         layer: String,
     },
+    /// 37: a designated backstop account cannot be liquidated: its losses are the safety net's
+    /// own, and a keeper's bonus would be taken from the backstop.
+    BackstopAccountProtected {
+        /// The account.
+        account: AccountId,
+    },
+    /// 60: the cover's term is still running, or claims of its last term are still open.
+    CoverInForce {
+        /// The cover.
+        cover: String,
+        /// End of the current term (s).
+        term_end: u64,
+        /// Claims still open.
+        open_claims: u64,
+    },
+    /// 61: the fund named to pay a premium does not hold the cover's asset.
+    PremiumFundMismatch {
+        /// The cover.
+        cover: String,
+        /// The fund.
+        fund: String,
+    },
+    /// 62: the fund cannot pay the premium above its floor.
+    PremiumAboveFund {
+        /// The fund.
+        fund: String,
+        /// What it can pay (balance − floor).
+        available: Amount,
+        /// The premium.
+        premium: Amount,
+    },
+    /// 63: no open cover claim with this id.
+    UnknownCoverClaim {
+        /// The id asked for.
+        claim: u64,
+    },
+    /// 64: a settlement pays more than the claim (or a negative amount).
+    SettlementAboveClaim {
+        /// The claim.
+        claim: u64,
+        /// Amount claimed.
+        claimed: Amount,
+        /// Amount offered.
+        amount: Amount,
+    },
+    /// 65: no running recapitalisation auction with this id.
+    UnknownRecapAuction {
+        /// The id asked for.
+        auction: u64,
+    },
+    /// 66: the recapitalisation auction is not approved yet (a bid), or already approved (an
+    /// approval).
+    RecapApproval {
+        /// The auction.
+        auction: u64,
+        /// Whether it is approved.
+        approved: bool,
+    },
+    /// 67: the bid asks for more tokens than the auction's lot.
+    RecapLotTooHigh {
+        /// The auction.
+        auction: u64,
+        /// The auction's lot.
+        lot: Amount,
+        /// Tokens asked.
+        asked: Amount,
+    },
+    /// 68: the recapitalisation auction may not restart yet.
+    RecapTooEarly {
+        /// The auction.
+        auction: u64,
+        /// Earliest restart time (s).
+        restart_at: u64,
+    },
+    /// 69: the fill would mint more governance tokens than the period's cap allows.
+    RecapMintCapExceeded {
+        /// The auction.
+        auction: u64,
+        /// Minted in the current period.
+        minted: Amount,
+        /// Tokens the fill would mint.
+        lot: Amount,
+        /// The cap per period.
+        cap: Amount,
+    },
+    /// 80: the venue's status (circuit breakers) refuses this action.
+    StatusBlocks {
+        /// The current status.
+        status: crate::backstop::net::VenueStatus,
+        /// What was refused: `new risk` or `new deposits`.
+        action: &'static str,
+    },
+    /// 81: the admin status asked for is outside the bounds the breaker's pool allows.
+    StatusNotAllowed {
+        /// Status asked for.
+        requested: crate::backstop::net::VenueStatus,
+        /// Status the breaker's pool calls for.
+        computed: crate::backstop::net::VenueStatus,
+    },
+    /// 82: an admin status holds; `UpdateStatus` cannot change it.
+    StatusHeldByAdmin {
+        /// The admin status.
+        status: crate::backstop::net::VenueStatus,
+    },
+    /// 83: the asset's price is paused by the oracle breaker and cannot be used.
+    AssetPaused {
+        /// The asset.
+        asset: AssetId,
+    },
+    /// 84: the asset is not paused.
+    AssetNotPaused {
+        /// The asset.
+        asset: AssetId,
+    },
+    /// 85: withdrawals are gated while an account has negative equity.
+    WithdrawalsGated {
+        /// An account with negative equity.
+        account: AccountId,
+    },
+    /// 86: `UpdateStatus` needs a `[breaker]` section naming a staker pool.
+    NoStatusPool,
+    /// 40: the stake would mint zero shares.
+    StakeZeroShares {
+        /// Staker pool.
+        pool: String,
+        /// Amount offered.
+        amount: Amount,
+        /// Pool assets.
+        assets: Amount,
+        /// Pool shares.
+        shares: backstop_money::Shares,
+    },
+    /// 41: the staker pool has shares but no assets left: new stakes would be worth nothing.
+    StakerPoolDrained {
+        /// Staker pool.
+        pool: String,
+        /// Shares outstanding.
+        shares: backstop_money::Shares,
+    },
+    /// 42: the shares minted would be worth less than the stake by more than rounding.
+    StakeLosesValue {
+        /// Staker pool.
+        pool: String,
+        /// Amount offered.
+        amount: Amount,
+        /// Value of the shares it would mint.
+        value: Amount,
+    },
+    /// 43: the staker holds fewer unqueued shares than asked.
+    InsufficientStake {
+        /// Staker.
+        account: AccountId,
+        /// Staker pool.
+        pool: String,
+        /// Unqueued shares held.
+        available: backstop_money::Shares,
+        /// Shares asked.
+        needed: backstop_money::Shares,
+    },
+    /// 44: the staker already has the most queued withdrawals the pool allows.
+    UnstakeQueueFull {
+        /// Staker.
+        account: AccountId,
+        /// Staker pool.
+        pool: String,
+        /// The limit.
+        limit: u32,
+    },
+    /// 45: the staker has fewer queued shares than asked.
+    InsufficientQueued {
+        /// Staker.
+        account: AccountId,
+        /// Staker pool.
+        pool: String,
+        /// Queued shares.
+        queued: backstop_money::Shares,
+        /// Shares asked.
+        needed: backstop_money::Shares,
+    },
+    /// 46: no queued withdrawal of the staker has reached its unlock time.
+    UnstakeNotExpired {
+        /// Staker.
+        account: AccountId,
+        /// Staker pool.
+        pool: String,
+        /// Earliest unlock time (s), none when nothing is queued.
+        unlock_at: Option<u64>,
+    },
+    /// 47: withdrawals are blocked while a market the pool covers has bad debt.
+    StakerPoolBadDebt {
+        /// Staker pool.
+        pool: String,
+        /// A market with uncovered or pending deficit whose waterfall names the pool.
+        market: crate::ids::MarketRef,
+    },
+    /// 48: the staker has no emissions to claim (or the pool has none).
+    NoStakerRewards {
+        /// Staker.
+        account: AccountId,
+        /// Staker pool.
+        pool: String,
+    },
+    /// 70: a seed was given, but only a position liquidation in a market whose waterfall has
+    /// an `adl:random` layer uses one (seed 0 means none).
+    SeedWithoutRandomAdl {
+        /// The seed given.
+        seed: u64,
+    },
+    /// 50: the account has no deposit in this stability pool.
+    NoStabilityDeposit {
+        /// The account.
+        account: AccountId,
+        /// The stability pool.
+        pool: String,
+    },
+    /// 51: a stability-pool liquidation can take none of the debt: the pool is at its
+    /// `min_remaining`, the market has no other borrower, and the account has other collateral.
+    StabilityPoolCannotAbsorb {
+        /// The stability pool.
+        pool: String,
+    },
 }
 
 impl Rejection {
@@ -278,6 +499,36 @@ impl Rejection {
             Rejection::AccountInAuction { .. } => 34,
             Rejection::WrongLiquidationTarget { .. } => 35,
             Rejection::UnknownLayer { .. } => 36,
+            Rejection::BackstopAccountProtected { .. } => 37,
+            Rejection::CoverInForce { .. } => 60,
+            Rejection::PremiumFundMismatch { .. } => 61,
+            Rejection::PremiumAboveFund { .. } => 62,
+            Rejection::UnknownCoverClaim { .. } => 63,
+            Rejection::SettlementAboveClaim { .. } => 64,
+            Rejection::UnknownRecapAuction { .. } => 65,
+            Rejection::RecapApproval { .. } => 66,
+            Rejection::RecapLotTooHigh { .. } => 67,
+            Rejection::RecapTooEarly { .. } => 68,
+            Rejection::RecapMintCapExceeded { .. } => 69,
+            Rejection::StatusBlocks { .. } => 80,
+            Rejection::StatusNotAllowed { .. } => 81,
+            Rejection::StatusHeldByAdmin { .. } => 82,
+            Rejection::AssetPaused { .. } => 83,
+            Rejection::AssetNotPaused { .. } => 84,
+            Rejection::WithdrawalsGated { .. } => 85,
+            Rejection::NoStatusPool => 86,
+            Rejection::StakeZeroShares { .. } => 40,
+            Rejection::StakerPoolDrained { .. } => 41,
+            Rejection::StakeLosesValue { .. } => 42,
+            Rejection::InsufficientStake { .. } => 43,
+            Rejection::UnstakeQueueFull { .. } => 44,
+            Rejection::InsufficientQueued { .. } => 45,
+            Rejection::UnstakeNotExpired { .. } => 46,
+            Rejection::StakerPoolBadDebt { .. } => 47,
+            Rejection::NoStakerRewards { .. } => 48,
+            Rejection::SeedWithoutRandomAdl { .. } => 70,
+            Rejection::NoStabilityDeposit { .. } => 50,
+            Rejection::StabilityPoolCannotAbsorb { .. } => 51,
         }
     }
 
@@ -393,6 +644,116 @@ impl core::fmt::Display for Rejection {
             }
             Rejection::WrongLiquidationTarget { reason } => write!(f, "{reason}"),
             Rejection::UnknownLayer { layer } => write!(f, "no safety-net layer {layer:?}"),
+            Rejection::BackstopAccountProtected { account } => {
+                write!(f, "account {} is a backstop account and cannot be liquidated", account.0)
+            }
+            Rejection::CoverInForce { cover, term_end, open_claims } => write!(
+                f,
+                "cover {cover:?} is in force until {term_end} or has {open_claims} open claims"
+            ),
+            Rejection::PremiumFundMismatch { cover, fund } => {
+                write!(f, "fund {fund:?} does not hold the asset of cover {cover:?}")
+            }
+            Rejection::PremiumAboveFund { fund, available, premium } => write!(
+                f,
+                "fund {fund:?} can pay {available} above its floor but the premium is {premium}"
+            ),
+            Rejection::UnknownCoverClaim { claim } => write!(f, "no open cover claim {claim}"),
+            Rejection::SettlementAboveClaim { claim, claimed, amount } => write!(
+                f,
+                "settlement {amount} of claim {claim} is not between 0 and the claim {claimed}"
+            ),
+            Rejection::UnknownRecapAuction { auction } => {
+                write!(f, "no running recap auction {auction}")
+            }
+            Rejection::RecapApproval { auction, approved: false } => {
+                write!(f, "recap auction {auction} needs governance approval first")
+            }
+            Rejection::RecapApproval { auction, approved: true } => {
+                write!(f, "recap auction {auction} is already approved")
+            }
+            Rejection::RecapLotTooHigh { auction, lot, asked } => {
+                write!(f, "recap auction {auction} offers {lot} tokens but {asked} were asked")
+            }
+            Rejection::RecapTooEarly { auction, restart_at } => {
+                write!(f, "recap auction {auction} may restart at {restart_at} at the earliest")
+            }
+            Rejection::RecapMintCapExceeded { auction, minted, lot, cap } => write!(
+                f,
+                "recap auction {auction} would mint {lot} with {minted} minted this period, above the cap {cap}"
+            ),
+            Rejection::StatusBlocks { status, action } => {
+                write!(f, "the venue is {status:?}: {action} refused")
+            }
+            Rejection::StatusNotAllowed { requested, computed } => write!(
+                f,
+                "status {requested:?} is not allowed while the breaker's pool calls for {computed:?}"
+            ),
+            Rejection::StatusHeldByAdmin { status } => {
+                write!(f, "status {status:?} was set by an admin; only an admin can lift it")
+            }
+            Rejection::AssetPaused { asset } => {
+                write!(f, "the price of asset {} is paused by the oracle breaker", asset.0)
+            }
+            Rejection::AssetNotPaused { asset } => write!(f, "asset {} is not paused", asset.0),
+            Rejection::WithdrawalsGated { account } => {
+                write!(f, "withdrawals are gated while account {} has negative equity", account.0)
+            }
+            Rejection::NoStatusPool => {
+                write!(f, "update_status needs a [breaker] section naming a staker pool")
+            }
+            Rejection::StakeZeroShares { pool, amount, assets, shares } => write!(
+                f,
+                "staking {amount} into pool {pool:?} (assets {assets}, shares {shares}) mints zero shares"
+            ),
+            Rejection::StakerPoolDrained { pool, shares } => {
+                write!(f, "staker pool {pool:?} has {shares} shares but no assets")
+            }
+            Rejection::StakeLosesValue { pool, amount, value } => write!(
+                f,
+                "staking {amount} into pool {pool:?} would mint shares worth only {value}"
+            ),
+            Rejection::InsufficientStake { account, pool, available, needed } => write!(
+                f,
+                "account {} holds {available} unqueued shares of pool {pool:?} but {needed} were asked",
+                account.0
+            ),
+            Rejection::UnstakeQueueFull { account, pool, limit } => write!(
+                f,
+                "account {} already has {limit} queued withdrawals in pool {pool:?}",
+                account.0
+            ),
+            Rejection::InsufficientQueued { account, pool, queued, needed } => write!(
+                f,
+                "account {} has {queued} queued shares in pool {pool:?} but {needed} were asked",
+                account.0
+            ),
+            Rejection::UnstakeNotExpired { account, pool, unlock_at: Some(unlock_at) } => write!(
+                f,
+                "account {} has no expired withdrawal in pool {pool:?}; the first unlocks at {unlock_at}",
+                account.0
+            ),
+            Rejection::UnstakeNotExpired { account, pool, unlock_at: None } => {
+                write!(f, "account {} has no queued withdrawal in pool {pool:?}", account.0)
+            }
+            Rejection::StakerPoolBadDebt { pool, market } => write!(
+                f,
+                "withdrawals from pool {pool:?} are blocked while {market:?} has bad debt"
+            ),
+            Rejection::NoStakerRewards { account, pool } => {
+                write!(f, "account {} has no rewards to claim in pool {pool:?}", account.0)
+            }
+            Rejection::SeedWithoutRandomAdl { seed } => write!(
+                f,
+                "seed {seed} given, but the liquidation target has no adl:random layer to use it"
+            ),
+            Rejection::NoStabilityDeposit { account, pool } => {
+                write!(f, "account {} has no deposit in stability pool {pool:?}", account.0)
+            }
+            Rejection::StabilityPoolCannotAbsorb { pool } => write!(
+                f,
+                "stability pool {pool:?} is at its minimum and no other borrower can take the debt"
+            ),
         }
     }
 }

@@ -61,13 +61,29 @@ pub const COMMANDS: &[(&str, &[&str])] = &[
     ("accrue_funding", &["market", "rate"]),
     (
         "liquidate",
-        &["keeper", "account", "debt", "collateral", "position", "unpaid_loss", "amount"],
+        &["keeper", "account", "debt", "collateral", "position", "unpaid_loss", "amount", "seed"],
     ),
     ("take_auction", &["keeper", "auction", "amount", "max_price"]),
     ("reset_auction", &["auction"]),
+    ("buy_cover", &["cover", "fund", "term_secs"]),
+    ("settle_cover_claim", &["claim", "amount"]),
+    ("approve_recap", &["auction"]),
+    ("bid_recap", &["account", "auction", "lot"]),
+    ("restart_recap", &["auction"]),
     ("settle_revenue", &["asset"]),
     ("donate", &["account", "layer", "amount"]),
     ("recover", &["market", "amount"]),
+    ("stake", &["account", "pool", "amount"]),
+    ("request_unstake", &["account", "pool", "shares"]),
+    ("cancel_unstake", &["account", "pool", "shares"]),
+    ("complete_unstake", &["account", "pool"]),
+    ("claim_rewards", &["account", "pool"]),
+    ("stability_deposit", &["account", "pool", "amount"]),
+    ("stability_withdraw", &["account", "pool", "amount"]),
+    ("stability_claim", &["account", "pool"]),
+    ("update_status", &[]),
+    ("set_status", &["status"]),
+    ("unpause", &["asset"]),
 ];
 
 /// Parses a whole script against a venue.
@@ -211,11 +227,17 @@ impl<'a> LineParser<'a> {
                 let account = self.account("account");
                 let target = self.liquidation_target();
                 let amount = self.amount("amount");
+                // Optional seed of the `adl:random` starting point (0: none).
+                let seed = match self.optional("seed") {
+                    Some(value) => self.whole_number("seed", value),
+                    None => Some(0),
+                };
                 Some(Command::Liquidate {
                     keeper: keeper?,
                     account: account?,
                     target: target?,
                     amount: amount?,
+                    seed: seed?,
                 })
             }
             "take_auction" => {
@@ -231,6 +253,24 @@ impl<'a> LineParser<'a> {
                 })
             }
             "reset_auction" => Some(Command::ResetAuction { auction: self.auction()? }),
+            "buy_cover" => {
+                let cover = self.layer_name("cover");
+                let fund = self.layer_name("fund");
+                let term_secs = self.number("term_secs");
+                Some(Command::BuyCover { cover: cover?, fund: fund?, term_secs: term_secs? })
+            }
+            "settle_cover_claim" => {
+                let (claim, amount) = (self.number("claim"), self.amount("amount"));
+                Some(Command::SettleCoverClaim { claim: claim?, amount: amount? })
+            }
+            "approve_recap" => Some(Command::ApproveRecap { auction: self.number("auction")? }),
+            "restart_recap" => Some(Command::RestartRecap { auction: self.number("auction")? }),
+            "bid_recap" => {
+                let account = self.account("account");
+                let auction = self.number("auction");
+                let lot = self.amount("lot");
+                Some(Command::BidRecap { account: account?, auction: auction?, lot: lot? })
+            }
             "settle_revenue" => Some(Command::SettleRevenue { asset: self.asset("asset")? }),
             "donate" => {
                 let account = self.account("account");
@@ -243,6 +283,66 @@ impl<'a> LineParser<'a> {
                 let amount = self.amount("amount");
                 Some(Command::Recover { market: market?, amount: amount? })
             }
+            "stake" => {
+                let account = self.account("account");
+                let pool = self.staker_pool("pool");
+                let amount = self.amount("amount");
+                Some(Command::Stake { account: account?, pool: pool?, amount: amount? })
+            }
+            "request_unstake" | "cancel_unstake" => {
+                let account = self.account("account");
+                let pool = self.staker_pool("pool");
+                let shares = self.decimal::<backstop_money::Shares>("shares");
+                let (account, pool, shares) = (account?, pool?, shares?);
+                Some(if name == "request_unstake" {
+                    Command::RequestUnstake { account, pool, shares }
+                } else {
+                    Command::CancelUnstake { account, pool, shares }
+                })
+            }
+            "complete_unstake" | "claim_rewards" => {
+                let account = self.account("account");
+                let pool = self.staker_pool("pool");
+                let (account, pool) = (account?, pool?);
+                Some(if name == "complete_unstake" {
+                    Command::CompleteUnstake { account, pool }
+                } else {
+                    Command::ClaimRewards { account, pool }
+                })
+            }
+            "stability_deposit" | "stability_withdraw" => {
+                let account = self.account("account");
+                let pool = self.stability_pool("pool");
+                let amount = self.amount("amount");
+                let (account, pool, amount) = (account?, pool?, amount?);
+                Some(if name == "stability_deposit" {
+                    Command::StabilityDeposit { account, pool, amount }
+                } else {
+                    Command::StabilityWithdraw { account, pool, amount }
+                })
+            }
+            "stability_claim" => {
+                let account = self.account("account");
+                let pool = self.stability_pool("pool");
+                Some(Command::StabilityClaim { account: account?, pool: pool? })
+            }
+            "update_status" => Some(Command::UpdateStatus {}),
+            "set_status" => {
+                let status = match self.required("status")? {
+                    "active" => crate::backstop::net::VenueStatus::Active,
+                    "on_ice" => crate::backstop::net::VenueStatus::OnIce,
+                    "frozen" => crate::backstop::net::VenueStatus::Frozen,
+                    other => {
+                        self.error(
+                            Some("status"),
+                            format!("expected active, on_ice or frozen, found {other:?}"),
+                        );
+                        return None;
+                    }
+                };
+                Some(Command::SetStatus { status })
+            }
+            "unpause" => Some(Command::Unpause { asset: self.asset("asset")? }),
             _ => {
                 self.error(None, format!("unknown command {name:?}"));
                 None
@@ -358,6 +458,54 @@ impl<'a> LineParser<'a> {
     fn account(&mut self, key: &str) -> Option<AccountId> {
         let value = self.required(key)?;
         self.whole_number(key, value).map(AccountId)
+    }
+
+    /// A required whole number (ids of cover claims and recap auctions, seconds).
+    fn number(&mut self, key: &str) -> Option<u64> {
+        let value = self.required(key)?;
+        self.whole_number(key, value)
+    }
+
+    /// A required name of a configured cover (`key = "cover"`) or fund (`key = "fund"`).
+    fn layer_name(&mut self, key: &str) -> Option<String> {
+        let name = self.required(key)?;
+        let known: Vec<&str> = if key == "cover" {
+            self.config.covers.iter().map(|cover| cover.name.as_str()).collect()
+        } else {
+            self.config.funds.iter().map(|fund| fund.name.as_str()).collect()
+        };
+        if known.contains(&name) {
+            return Some(name.to_owned());
+        }
+        let known = if known.is_empty() { "none".to_owned() } else { known.join(", ") };
+        self.error(Some(key), format!("unknown {key} {name:?}; known: {known}"));
+        None
+    }
+
+    /// A required name of a configured stability pool (`[[stability_pool]] name`).
+    fn stability_pool(&mut self, key: &str) -> Option<String> {
+        let name = self.required(key)?;
+        if self.config.stability_pools.iter().any(|pool| pool.name == name) {
+            return Some(name.to_owned());
+        }
+        let known: Vec<&str> =
+            self.config.stability_pools.iter().map(|pool| pool.name.as_str()).collect();
+        let known = if known.is_empty() { "none".to_owned() } else { known.join(", ") };
+        self.error(Some(key), format!("unknown stability pool {name:?}; known: {known}"));
+        None
+    }
+
+    /// A required name of a configured staker pool (`[[staker_pool]] name`).
+    fn staker_pool(&mut self, key: &str) -> Option<String> {
+        let name = self.required(key)?;
+        if self.config.staker_pools.iter().any(|pool| pool.name == name) {
+            return Some(name.to_owned());
+        }
+        let known: Vec<&str> =
+            self.config.staker_pools.iter().map(|pool| pool.name.as_str()).collect();
+        let known = if known.is_empty() { "none".to_owned() } else { known.join(", ") };
+        self.error(Some(key), format!("unknown staker pool {name:?}; known: {known}"));
+        None
     }
 
     fn auction(&mut self) -> Option<AuctionId> {
@@ -483,7 +631,9 @@ take_auction keeper=3 auction=1 amount=1 max_price=2000
 reset_auction auction=1
 ";
         let lines = parse_script(script, &config()).unwrap();
-        assert_eq!(lines.len(), COMMANDS.len());
+        // The foundation's commands come first in COMMANDS; the safety net's are tested with
+        // venues that configure their layers.
+        assert_eq!(lines.len(), 15);
         for (line, (name, _)) in lines.iter().zip(COMMANDS) {
             assert_eq!(line.command.name(), *name);
         }
@@ -491,6 +641,20 @@ reset_auction auction=1
             lines.iter().map(|line| line.line).collect::<Vec<_>>(),
             (1..=15).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn every_command_is_documented() {
+        let documentation = include_str!("../../../docs/script-format.md");
+        for (name, keys) in COMMANDS {
+            assert!(
+                documentation.contains(&format!("| `{name}` |")),
+                "{name} is not in docs/script-format.md"
+            );
+            for key in *keys {
+                assert!(documentation.contains(key), "key {key} of {name} is not documented");
+            }
+        }
     }
 
     #[test]
@@ -621,6 +785,7 @@ reset_auction auction=1
                 account: AccountId(2),
                 target: LiquidationTarget::Debt { debt: USDC, collateral: ETH },
                 amount: amount("1000"),
+                seed: 0,
             }
         );
         assert_eq!(
@@ -630,6 +795,7 @@ reset_auction auction=1
                 account: AccountId(2),
                 target: LiquidationTarget::Position { market: ETH_PERP },
                 amount: amount("1"),
+                seed: 0,
             }
         );
         assert_eq!(
@@ -639,8 +805,26 @@ reset_auction auction=1
                 account: AccountId(2),
                 target: LiquidationTarget::UnpaidLoss { market: ETH_PERP, collateral: USDC },
                 amount: amount("5"),
+                seed: 0,
             }
         );
+    }
+
+    #[test]
+    fn liquidate_seed() {
+        assert_eq!(
+            one("liquidate keeper=3 account=2 position=ETH-PERP amount=1 seed=42"),
+            Command::Liquidate {
+                keeper: AccountId(3),
+                account: AccountId(2),
+                target: LiquidationTarget::Position { market: ETH_PERP },
+                amount: amount("1"),
+                seed: 42,
+            }
+        );
+        let error = first_error("liquidate keeper=3 account=2 position=ETH-PERP amount=1 seed=-1");
+        assert_eq!(error.field.as_deref(), Some("seed"));
+        assert!(error.message.contains("whole number"), "{error}");
     }
 
     #[test]

@@ -203,7 +203,7 @@ fn hash_safety_net(hasher: &mut Sha256, net: &SafetyNet) {
     count(hasher, net.stability_pools.len());
     for pool in &net.stability_pools {
         amount(hasher, pool.deposits);
-        hasher.update(pool.product.raw().to_le_bytes());
+        hasher.update(pool.product.to_le_bytes());
         hasher.update(pool.scale.to_le_bytes());
         count(hasher, pool.collateral.len());
         for (asset, value) in &pool.collateral {
@@ -220,7 +220,7 @@ fn hash_safety_net(hasher: &mut Sha256, net: &SafetyNet) {
         for (id, deposit) in &pool.depositors {
             hasher.update(id.0.to_le_bytes());
             amount(hasher, deposit.initial);
-            hasher.update(deposit.product.raw().to_le_bytes());
+            hasher.update(deposit.product.to_le_bytes());
             hasher.update(deposit.scale.to_le_bytes());
             count(hasher, deposit.sums.len());
             for (asset, value) in &deposit.sums {
@@ -235,6 +235,11 @@ fn hash_safety_net(hasher: &mut Sha256, net: &SafetyNet) {
         amount(hasher, cover.losses_reached);
         amount(hasher, cover.paid);
         amount(hasher, cover.premiums_paid);
+        count(hasher, cover.recognized_seen.len());
+        for (key, value) in &cover.recognized_seen {
+            market(hasher, key);
+            amount(hasher, *value);
+        }
     }
     count(hasher, net.claims.len());
     for (id, claim) in &net.claims {
@@ -277,6 +282,7 @@ fn hash_safety_net(hasher: &mut Sha256, net: &SafetyNet) {
         }
     }
     hasher.update([net.status as u8]);
+    hasher.update([u8::from(net.status_by_admin)]);
     for paused in &net.paused {
         hasher.update([u8::from(*paused)]);
     }

@@ -3,7 +3,7 @@
 //! trap (P1) as a perpetual waterfall test.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use backstop_core::venue::lending::{haircut_supply_index, LendingMarket};
+use backstop_core::venue::lending::{LendingMarket, haircut_supply_index};
 use backstop_core::*;
 use backstop_money::{Amount, Price, Ratio, Shares};
 
@@ -117,9 +117,19 @@ fn vector_p1_insurance_is_not_counted_twice() {
         Command::Deposit { account: AccountId(2), asset: usdc, amount: amount("100000") },
         Command::Deposit { account: AccountId(3), asset: usdc, amount: amount("100000") },
         Command::Deposit { account: AccountId(4), asset: usdc, amount: amount("1000") },
-        Command::Donate { account: AccountId(4), layer: "fund:insurance".into(), amount: amount("250") },
+        Command::Donate {
+            account: AccountId(4),
+            layer: "fund:insurance".into(),
+            amount: amount("250"),
+        },
         // Account 1 goes long 2 ETH at 2000 against account 2 (margin 400 = 10%).
-        Command::Trade { market, taker: AccountId(1), maker: AccountId(2), size: amount("2"), price: price("2000") },
+        Command::Trade {
+            market,
+            taker: AccountId(1),
+            maker: AccountId(2),
+            size: amount("2"),
+            price: price("2000"),
+        },
         // ETH −25%: account 1's value is 400 − 2 × 500 = −600.
         Command::SetPrice { asset: eth, price: price("1500") },
     ] {
@@ -130,6 +140,7 @@ fn vector_p1_insurance_is_not_counted_twice() {
         account: AccountId(1),
         target: LiquidationTarget::Position { market },
         amount: amount("2"),
+        seed: 0,
     });
     let paid: Vec<(String, Amount)> = events
         .iter()
@@ -138,7 +149,10 @@ fn vector_p1_insurance_is_not_counted_twice() {
             _ => None,
         })
         .collect();
-    assert_eq!(paid, vec![("fund:insurance".into(), amount("250")), ("socialize".into(), amount("350"))]);
+    assert_eq!(
+        paid,
+        vec![("fund:insurance".into(), amount("250")), ("socialize".into(), amount("350"))]
+    );
     assert_eq!(engine.state().net.funds[0].balance, Amount::ZERO);
     assert_eq!(engine.state().perps[0].deficit, Amount::ZERO);
     // Open interest after the liquidation: account 3 holds the long 2, account 2 the short 2;
@@ -206,13 +220,26 @@ fn lending_engine(venue: &str) -> Engine {
 #[test]
 fn vector_d7_revenue_settle_is_capped() {
     let mut engine = lending_engine(LENDING_VENUE);
-    engine.apply(&Command::Donate { account: AccountId(3), layer: "fund:insurance".into(), amount: amount("199000") }).unwrap();
+    engine
+        .apply(&Command::Donate {
+            account: AccountId(3),
+            layer: "fund:insurance".into(),
+            amount: amount("199000"),
+        })
+        .unwrap();
     // A recovery with nothing to return lands in the venue's fees: 111 of revenue.
-    engine.apply(&Command::Recover { market: MarketRef::Lending(AssetId(0)), amount: amount("0.000111") }).unwrap();
+    engine
+        .apply(&Command::Recover {
+            market: MarketRef::Lending(AssetId(0)),
+            amount: amount("0.000111"),
+        })
+        .unwrap();
     assert_eq!(engine.state().fees[0], amount("0.000111"));
     let events = engine.apply(&Command::SettleRevenue { asset: AssetId(0) }).unwrap();
     engine.audit().unwrap();
-    assert!(matches!(&events[..], [Event::RevenueSettled { amount: settled, .. }] if *settled == amount("0.000011")));
+    assert!(
+        matches!(&events[..], [Event::RevenueSettled { amount: settled, .. }] if *settled == amount("0.000011"))
+    );
     assert_eq!(engine.state().fees[0], amount("0.0001"));
     assert_eq!(engine.state().net.funds[0].balance, amount("199000.000011"));
 }
@@ -227,7 +254,11 @@ fn vector_f3_partially_insured_bankruptcy_then_socialised() {
     let mut engine = lending_engine(LENDING_VENUE);
     let price = |text: &str| text.parse::<Price>().unwrap();
     for command in [
-        Command::Donate { account: AccountId(3), layer: "fund:insurance".into(), amount: amount("5000") },
+        Command::Donate {
+            account: AccountId(3),
+            layer: "fund:insurance".into(),
+            amount: amount("5000"),
+        },
         Command::Deposit { account: AccountId(2), asset: AssetId(1), amount: amount("10") },
         Command::Borrow { account: AccountId(2), asset: AssetId(0), amount: amount("10000") },
         Command::Withdraw { account: AccountId(2), asset: AssetId(0), amount: amount("10000") },
@@ -241,6 +272,7 @@ fn vector_f3_partially_insured_bankruptcy_then_socialised() {
             account: AccountId(2),
             target: LiquidationTarget::Debt { debt: AssetId(0), collateral: AssetId(1) },
             amount: amount("10000"),
+            seed: 0,
         })
         .unwrap();
     engine.audit().unwrap();
@@ -251,7 +283,10 @@ fn vector_f3_partially_insured_bankruptcy_then_socialised() {
             _ => None,
         })
         .collect();
-    assert_eq!(paid, vec![("fund:insurance".into(), amount("5000")), ("socialize".into(), amount("4999.999"))]);
+    assert_eq!(
+        paid,
+        vec![("fund:insurance".into(), amount("5000")), ("socialize".into(), amount("4999.999"))]
+    );
     assert_eq!(engine.state().net.funds[0].balance, Amount::ZERO);
     // Index cut: ceil(4999.999 / 100,000) = 0.04999999 → 0.95000001.
     assert_eq!(engine.state().lending[0].as_ref().unwrap().supply_index, ratio("0.95000001"));

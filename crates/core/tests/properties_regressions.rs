@@ -1,7 +1,7 @@
 //! Minimal regressions for engine bugs the property tests (and targeted searches near their
 //! boundaries) found. Each test is a fixed command sequence on a fixture venue from
 //! `backstop-testkit`, checked with `run_checked` (audit after every command); its doc comment
-//! says what is expected and what the engine does instead.
+//! says what is expected, what the engine did when the bug was found, and where it was fixed.
 //!
 //! Run with `cargo test -p backstop-core --test properties_regressions`.
 
@@ -57,8 +57,8 @@ fn open(account: AccountId) -> Command {
 /// auction ends). Found by `bad_debt_is_never_left_silent_after_a_liquidation` against commit
 /// 0ffabcb, where `end_auction` recorded only the auction's own unraised debt and never called
 /// `record_deficits_if_bankrupt`, leaving the ETH debt on the account, unrecognised and
-/// unliquidatable (`NoCollateral`). The working tree's `take_auction` now records it; this test
-/// keeps it that way.
+/// unliquidatable (`NoCollateral`). Fixed in f33242e (`take_auction` records the deficits of
+/// an account its ended auction leaves bankrupt); this test keeps it fixed.
 #[test]
 fn an_auction_that_ends_with_nothing_left_records_the_accounts_other_debts() {
     let mut engine = venues::DUTCH_AUCTION.engine();
@@ -85,8 +85,9 @@ fn an_auction_that_ends_with_nothing_left_records_the_accounts_other_debts() {
             account: VICTIM,
             target: LiquidationTarget::Debt { debt: USDC, collateral: ETH },
             amount: amount(10_000 * E18),
+            seed: 0,
         },
-        // 24 steps of 60 s: 1,430 × 0.99^24 ≈ 1,123.6 per ETH, so 10 ETH raise less than the tab.
+        // 24 steps of 60 s: 1,430 × 0.99^24 ≈ 1,123.6 per ETH; 10 ETH raise less than the tab.
         Command::AdvanceTime { now: 1_440 },
     ];
     run_ok(&mut engine, &setup);
@@ -104,8 +105,10 @@ fn an_auction_that_ends_with_nothing_left_records_the_accounts_other_debts() {
         "the take should end the auction with nothing returned: {events:?}"
     );
     let victim = engine.account(VICTIM).cloned().unwrap_or_else(|| panic!("victim missing"));
+    let eth_market = backstop_core::MarketRef::Lending(ETH);
     let recorded = events.iter().any(|event| {
-        matches!(event, Event::DeficitRecorded { account, market: backstop_core::MarketRef::Lending(ETH), .. } if *account == VICTIM)
+        matches!(event, Event::DeficitRecorded { account, market, .. }
+            if *account == VICTIM && *market == eth_market)
     });
     assert!(
         !victim.has_liabilities() || recorded,
@@ -118,14 +121,15 @@ fn an_auction_that_ends_with_nothing_left_records_the_accounts_other_debts() {
 ///
 /// Lending-perp venue: the victim ends with 0.00000000001 USDC (10^7 raw) of collateral after
 /// settling a small trade's PnL and withdrawing the whole micro-units, then buys 35,000 raw ETH
-/// of ETH-PERP. At an ETH price just above the index's liquidation point, the exact health check
-/// says the account is liquidatable but the index does not return it as a candidate.
+/// of ETH-PERP. At an ETH price just above the index key's liquidation point, the exact health
+/// check finds the account liquidatable (rounding), so the index must return it too.
 ///
-/// Expected: `liquidatable_accounts()` = `liquidatable_accounts_by_scan()` = [3]. Actual: the
-/// index returns []. Cause: the perpetual keys carry a relative tolerance of 10⁻⁹, but health
-/// rounds each value by up to one raw unit, which for a position whose notional is below about
-/// 2·10⁹ raw units is more than 10⁻⁹ of it; `perp_entry` has no small-position guard (the lending
-/// entry has one, for tiny collateral only).
+/// Expected: `liquidatable_accounts()` = `liquidatable_accounts_by_scan()` = [3]. Found against
+/// 0ffabcb, where the index returned []: the perpetual keys carried a relative tolerance of
+/// 10⁻⁹, but health rounds each value by up to one raw unit, which for a position whose notional
+/// is below about 2·10⁹ raw units is more than 10⁻⁹ of it, and `perp_entry` had no small-position
+/// guard. Fixed in f33242e (dust positions are kept out of the keys, and the perpetual
+/// threshold has an absolute slack); `properties_index` now probes every liquidation point.
 #[test]
 fn the_index_finds_a_liquidatable_dust_perpetual_position() {
     let mut engine = venues::LENDING_PERP.engine();
@@ -170,14 +174,15 @@ fn the_index_finds_a_liquidatable_dust_perpetual_position() {
 /// The liquidation index never misses an account (docs/INVARIANTS.md).
 ///
 /// Lending-perp venue: after a day of interest the ETH borrow index is 1.000051369863013699. The
-/// victim deposits 0.000002 USDC (the smallest collateral the index keys), borrows 100,005,403
+/// victim deposits 0.000002 USDC (the smallest collateral 0ffabcb keyed), borrows 100,005,403
 /// raw ETH (10⁻¹⁰ ETH) and withdraws it. At an ETH price of 17,999.027278565866300773 the
-/// exact health check says the account is liquidatable, but the index does not return it.
+/// exact health check finds the account liquidatable, so the index must return it too.
 ///
-/// Expected: `liquidatable_accounts()` = `liquidatable_accounts_by_scan()` = [3]. Actual: [].
-/// Cause: health rounds the debt up to a whole raw unit (`debt_of`, ceil), which for a debt of
-/// about 10⁸ raw units is 10⁻⁸ of it, ten times the index's relative tolerance of 10⁻⁹;
-/// `lending_entry` guards against tiny collateral but not against tiny debt.
+/// Expected: `liquidatable_accounts()` = `liquidatable_accounts_by_scan()` = [3]. Found against
+/// 0ffabcb, where the index returned []: health rounds the debt up to a whole raw unit
+/// (`debt_of`, ceil), which for a debt of about 10⁸ raw units is 10⁻⁸ of it, ten times the
+/// index's relative tolerance of 10⁻⁹, and `lending_entry` guarded against tiny collateral but
+/// not tiny debt. Fixed in f33242e (dust debt is kept out of the keys).
 #[test]
 fn the_index_finds_a_liquidatable_dust_lending_debt() {
     let mut engine = venues::LENDING_PERP.engine();
@@ -243,6 +248,7 @@ fn a_takeover_moves_supply_shares_to_the_backstop() {
             account: VICTIM,
             target: LiquidationTarget::Debt { debt: USDC, collateral: ETH },
             amount: amount(E18),
+            seed: 0,
         },
     ];
     run_ok(&mut engine, &commands);

@@ -61,6 +61,7 @@ fn crash_turns_an_account_into_a_deficit() {
             account: borrower,
             target: LiquidationTarget::Debt { debt: usdc, collateral: eth },
             amount: amount("100000"),
+            seed: 0,
         },
     )
     .unwrap();

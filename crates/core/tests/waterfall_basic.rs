@@ -100,6 +100,7 @@ fn a_lending_deficit_walks_fund_offset_then_suppliers() {
             account: borrower,
             target: LiquidationTarget::Debt { debt: usdc, collateral: eth },
             amount: amount("100000"),
+            seed: 0,
         },
     );
     let paid: Vec<(String, Amount)> = events

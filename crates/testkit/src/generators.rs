@@ -15,7 +15,7 @@
 use crate::steps::{BPS, SizedAction, Step, fraction_of, mark_price, offset_price, quantise_down};
 use crate::venues::{AssetShape, Fixture, PerpShape, VenueShape};
 use backstop_core::{
-    AccountId, AccountKind, AssetId, AuctionId, Command, LiquidationTarget, PerpMarketId,
+    AccountId, AccountKind, AssetId, AuctionId, Command, LiquidationTarget, MarketRef, PerpMarketId,
 };
 use backstop_money::{Amount, Price, Ratio, Rounding, SCALE, mul_div};
 use proptest::prelude::*;
@@ -425,6 +425,7 @@ pub fn random_liquidation(shape: &VenueShape) -> BoxedStrategy<Step> {
                 account,
                 target: random_target(&shape_for_target, pick),
                 amount,
+                seed: 0,
             })
         })
         .boxed()
@@ -476,7 +477,9 @@ pub fn open_extra_account() -> BoxedStrategy<Step> {
         .boxed()
 }
 
-/// A command the engine must refuse (or, for a few, a harmless edge case).
+/// A command the engine must refuse, or an edge case: unknown ids, zero, negative, too precise
+/// or huge amounts, time going back or to its end, self-trades and self-liquidations, a price of
+/// zero, absurd funding, and safety-net commands aimed at layers the venue does not have.
 pub fn invalid(shape: &VenueShape) -> BoxedStrategy<Step> {
     let unknown_asset = AssetId(u16::try_from(shape.assets.len()).unwrap_or(0).saturating_add(7));
     let unknown_market =
@@ -487,7 +490,7 @@ pub fn invalid(shape: &VenueShape) -> BoxedStrategy<Step> {
     let known = shape.all_accounts();
     let first_asset = shape.assets.first().map_or(AssetId(0), |asset| asset.id);
     let first_lending = shape.lending_assets().first().copied().unwrap_or(first_asset);
-    (select(known), any::<u32>(), 0_u8..19)
+    (select(known), any::<u32>(), 0_u8..22)
         .prop_map(move |(account, pick, kind)| {
             let amount = Amount::from_raw(i128::from(pick % 1_000 + 1) * SCALE);
             let command = match kind {
@@ -519,6 +522,7 @@ pub fn invalid(shape: &VenueShape) -> BoxedStrategy<Step> {
                     account,
                     target: LiquidationTarget::Position { market: perp },
                     amount,
+                    seed: 0,
                 },
                 10 => Command::TakeAuction {
                     keeper: account,
@@ -541,6 +545,9 @@ pub fn invalid(shape: &VenueShape) -> BoxedStrategy<Step> {
                 },
                 16 => Command::AdvanceTime { now: u64::MAX - u64::from(pick % 2) },
                 17 => Command::AccrueFunding { market: perp, rate: Ratio::from_raw(i128::MAX / 2) },
+                18 => Command::SettleRevenue { asset: first_asset },
+                19 => Command::Donate { account, layer: "fund:nowhere".to_owned(), amount },
+                20 => Command::Recover { market: MarketRef::Lending(first_lending), amount },
                 _ => Command::Repay { account, asset: unknown_asset, amount },
             };
             Step::Apply(command)
@@ -645,6 +652,7 @@ pub fn to_commands(shape: &VenueShape, steps: &[Step]) -> Vec<Command> {
                     account,
                     target: random_target(shape, pick.rotate_left(7)),
                     amount,
+                    seed: 0,
                 }
             }
             Step::TakeAuction { keeper, pick, fraction_bps, .. } => Command::TakeAuction {

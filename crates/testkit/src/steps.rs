@@ -400,7 +400,7 @@ fn expand_keeper(
     if !amount.is_positive() {
         amount = Amount::from_raw(1);
     }
-    Some(Command::Liquidate { keeper, account, target, amount })
+    Some(Command::Liquidate { keeper, account, target, amount, seed: 0 })
 }
 
 fn expand_take(

@@ -142,7 +142,8 @@ impl Engine {
             if let Some(apr) = config.settle_apr_max {
                 // balance × apr × elapsed / year, rounded down.
                 let elapsed = i128::from(self.state.now.saturating_sub(fund_state.settled_at));
-                let yearly = fund_state.balance.mul_ratio(apr, Rounding::Floor).map_err(&overflow)?;
+                let yearly =
+                    fund_state.balance.mul_ratio(apr, Rounding::Floor).map_err(&overflow)?;
                 let cap = backstop_money::mul_div(
                     yearly.raw(),
                     elapsed,
@@ -329,6 +330,9 @@ impl Engine {
         let external = self.external_after(asset, amount)?;
         self.set_external(asset, external);
         events.insert(0, Event::Recovered { market, amount });
+        if let MarketRef::Lending(lending_asset) = market {
+            self.repay_facility_from_cash(lending_asset, &mut events)?;
+        }
         Ok(events)
     }
 
@@ -419,7 +423,11 @@ impl Engine {
     }
 
     /// `amount` rounded down to the asset's smallest unit (its `decimals`).
-    pub(crate) fn floor_to_asset_unit(&self, asset: crate::ids::AssetId, amount: Amount) -> Result<Amount, Rejection> {
+    pub(crate) fn floor_to_asset_unit(
+        &self,
+        asset: crate::ids::AssetId,
+        amount: Amount,
+    ) -> Result<Amount, Rejection> {
         let decimals = self.config.assets.get(asset.index()).map_or(18, |config| config.decimals);
         let unit = 10_i128.pow(backstop_money::SCALE_DECIMALS.saturating_sub(decimals));
         backstop_money::mul_div(amount.raw(), 1, unit, Rounding::Floor)

@@ -410,7 +410,10 @@ impl VenueConfig {
             if let Some(apr) = fund.settle_apr_max
                 && apr.is_negative()
             {
-                return Err(error(format!("{path}.settle_apr_max"), "must not be negative".to_owned()));
+                return Err(error(
+                    format!("{path}.settle_apr_max"),
+                    "must not be negative".to_owned(),
+                ));
             }
             if let Some(cap) = fund.period_cap {
                 check_non_negative(format!("{path}.period_cap"), cap)?;

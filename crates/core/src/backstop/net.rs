@@ -60,7 +60,8 @@ pub struct StakerPoolState {
     pub reward_index: Ratio,
     /// Time emissions were last accrued (s).
     pub rewards_updated_at: u64,
-    /// Emissions accrued and not yet claimed (owed to stakers, minted on claim).
+    /// Emissions credited to stakers' `rewards` and not yet claimed (their sum; minted on
+    /// claim). Emissions still in the index since a staker's last update are not included.
     pub rewards_owed: Amount,
 }
 
@@ -71,11 +72,12 @@ pub struct StabilityPoolState {
     pub deposits: Amount,
     /// Collateral gains held for depositors, per asset id.
     pub collateral: BTreeMap<u16, Amount>,
-    /// Running product P (starts at 1).
-    pub product: Ratio,
+    /// Running product P as an integer at `stability::P_PRECISION` (10^36 is one), kept within
+    /// [10^27, 10^36] by scale changes.
+    pub product: i128,
     /// Current scale (P is multiplied by 10^9 at each scale change).
     pub scale: u64,
-    /// Running sums S per (scale, collateral asset id).
+    /// Running sums S per (scale, collateral asset id), at `stability::S_PRECISION` (10^27).
     pub sums: BTreeMap<(u64, u16), i128>,
     /// Depositors by account.
     pub depositors: BTreeMap<AccountId, StabilityDeposit>,
@@ -86,8 +88,8 @@ pub struct StabilityPoolState {
 pub struct StabilityDeposit {
     /// Deposit at the snapshot.
     pub initial: Amount,
-    /// P at the snapshot.
-    pub product: Ratio,
+    /// P at the snapshot (integer at 10^36).
+    pub product: i128,
     /// Scale at the snapshot.
     pub scale: u64,
     /// S per collateral asset at the snapshot.
@@ -105,6 +107,10 @@ pub struct CoverState {
     pub paid: Amount,
     /// Premiums paid over the cover's life.
     pub premiums_paid: Amount,
+    /// Per market: the market's recognised deficit (`SafetyNet::recognized`) the last time the
+    /// waterfall reached this cover or the cover was bought. Only deficit recognised after it can
+    /// reach the cover as a *new* loss, so a loss left uncovered and walked again is counted once.
+    pub recognized_seen: BTreeMap<MarketRef, Amount>,
 }
 
 /// A claim on external cover, waiting for the guarantor to settle it.
@@ -199,6 +205,8 @@ pub struct SafetyNet {
     pub payments: BTreeMap<MarketRef, Vec<LayerPayment>>,
     /// Venue status.
     pub status: VenueStatus,
+    /// Whether the status was set by an admin (`SetStatus`), which `UpdateStatus` respects.
+    pub status_by_admin: bool,
     /// Per asset id: paused by the oracle breaker.
     pub paused: Vec<bool>,
     /// Emergency liquidity facilities, in config order.

@@ -108,7 +108,15 @@ impl Engine {
                     amount: outcome,
                     remaining: remaining_after,
                 });
+                if let MarketRef::Lending(asset) = market {
+                    self.repay_facility_from_cash(asset, events)?;
+                }
             }
+        }
+        // Socialisation may write off more than suppliers can bear: the facility loan takes the
+        // rest (backstop::liquidity).
+        if let MarketRef::Lending(asset) = market {
+            self.write_off_facility_shortfall(asset, events)?;
         }
         Ok(())
     }
@@ -246,7 +254,11 @@ impl Engine {
     }
 
     /// What the venue's fee ledger of the market's asset can pay (the perpetual fee pool).
-    fn fees_pay(&mut self, market: MarketRef, remaining: Amount) -> Result<Amount, Rejection> {
+    pub(crate) fn fees_pay(
+        &mut self,
+        market: MarketRef,
+        remaining: Amount,
+    ) -> Result<Amount, Rejection> {
         let asset = self.deficit_asset(market)?;
         let fees = self.state.fees.get(asset.index()).copied().unwrap_or_default();
         let paid = remaining.min(fees);
@@ -281,24 +293,30 @@ impl Engine {
                 if !state.supply_shares.is_positive() {
                     return Ok(Amount::ZERO);
                 }
-                // Index cut rounded up: suppliers lose at least the deficit, never less.
-                let index_before = crate::venue::lending::haircut_supply_index(&mut state, remaining)?;
-                // Tokens do not move: the deficit is written off against suppliers. Mark it as
-                // covered by cancelling it without cash.
-                state.deficit = state.deficit.checked_sub(remaining).map_err(&overflow)?;
+                // Suppliers can lose at most what they can claim: beyond that the deficit stays.
+                let socialized = remaining.min(state.supplier_claims()?);
+                if !socialized.is_positive() {
+                    return Ok(Amount::ZERO);
+                }
+                // Index cut rounded up: suppliers lose at least the amount, never less.
+                let index_before =
+                    crate::venue::lending::haircut_supply_index(&mut state, socialized)?;
+                // Tokens do not move: the deficit is written off against suppliers, cancelled
+                // without cash.
+                state.deficit = state.deficit.checked_sub(socialized).map_err(&overflow)?;
                 self.commit_lending(asset, state);
-                self.record_payment(market, "socialize", remaining);
+                self.record_payment(market, "socialize", socialized);
                 let remaining_after = self.deficit_of(market);
                 events.push(Event::Socialized {
                     market,
-                    amount: remaining,
+                    amount: socialized,
                     index_before,
                     index_after: self.lending_market(asset)?.supply_index,
                 });
                 events.push(Event::LayerPaid {
                     market,
                     layer: "socialize".to_owned(),
-                    amount: remaining,
+                    amount: socialized,
                     remaining: remaining_after,
                 });
                 Ok(Amount::ZERO)

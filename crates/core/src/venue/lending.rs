@@ -154,7 +154,11 @@ impl LendingMarket {
     ///
     /// # Errors
     /// Overflow.
-    pub fn credit_suppliers(&mut self, to_suppliers: Amount, reserve: Amount) -> Result<(), Rejection> {
+    pub fn credit_suppliers(
+        &mut self,
+        to_suppliers: Amount,
+        reserve: Amount,
+    ) -> Result<(), Rejection> {
         let overflow = Rejection::from_money("supply index");
         if self.supply_shares.is_positive() {
             let step =
@@ -220,6 +224,7 @@ impl Engine {
         let mut market = self.lending_market(asset)?.clone();
         let mut account = self.load_account(id)?;
         self.check_not_in_auction(id, &account)?;
+        self.check_status_allows_new_deposits()?;
         let overflow = Rejection::from_money("supply");
         // Shares minted rounded down: the supplier never gets more than it brought.
         let shares = mul_div(amount.raw(), SCALE, market.supply_index.raw(), Rounding::Floor)
@@ -238,7 +243,9 @@ impl Engine {
         self.require_initial_health(id, &account)?;
         self.commit_lending(asset, market);
         self.commit_account(id, account);
-        Ok(vec![Event::Supplied { account: id, asset, amount, shares }])
+        let mut events = vec![Event::Supplied { account: id, asset, amount, shares }];
+        self.repay_facility_from_cash(asset, &mut events)?;
+        Ok(events)
     }
 
     pub(crate) fn withdraw_supply(
@@ -250,6 +257,7 @@ impl Engine {
         self.check_amount(asset, amount, "amount")?;
         let mut market = self.lending_market(asset)?.clone();
         let mut account = self.load_account(id)?;
+        self.check_withdrawals_not_gated()?;
         let overflow = Rejection::from_money("withdraw supply");
         // Shares burned rounded up: the supplier gives up at least what it takes.
         let shares = mul_div(amount.raw(), SCALE, market.supply_index.raw(), Rounding::Ceil)
@@ -265,20 +273,17 @@ impl Engine {
                 needed: amount,
             });
         }
-        if amount > market.cash {
-            return Err(Rejection::InsufficientLiquidity {
-                asset,
-                available: market.cash,
-                needed: amount,
-            });
-        }
+        // Short of cash: the emergency liquidity facilities lend the shortfall, or refuse.
+        let loans = self.plan_facility_loans(asset, market.cash, amount)?;
         holding.supply_shares = holding.supply_shares.checked_sub(shares).map_err(&overflow)?;
         holding.balance = holding.balance.checked_add(amount).map_err(&overflow)?;
         market.cash = market.cash.checked_sub(amount).map_err(&overflow)?;
         market.supply_shares = market.supply_shares.checked_sub(shares).map_err(&overflow)?;
+        let mut events = self.lend_from_facilities(asset, &mut market, &loans)?;
         self.commit_lending(asset, market);
         self.commit_account(id, account);
-        Ok(vec![Event::SupplyWithdrawn { account: id, asset, amount, shares }])
+        events.push(Event::SupplyWithdrawn { account: id, asset, amount, shares });
+        Ok(events)
     }
 
     pub(crate) fn borrow(
@@ -295,6 +300,7 @@ impl Engine {
         }
         let mut account = self.load_account(id)?;
         self.check_not_in_auction(id, &account)?;
+        self.check_status_allows_new_risk()?;
         if amount > market.cash {
             return Err(Rejection::InsufficientLiquidity {
                 asset,
@@ -341,7 +347,10 @@ impl Engine {
         market.debt_shares = market.debt_shares.checked_sub(shares).map_err(&overflow)?;
         self.commit_lending(asset, market);
         self.commit_account(id, account);
-        Ok(vec![Event::Repaid { account: id, asset, amount: paid, debt_shares: shares }])
+        let mut events =
+            vec![Event::Repaid { account: id, asset, amount: paid, debt_shares: shares }];
+        self.repay_facility_from_cash(asset, &mut events)?;
+        Ok(events)
     }
 
     pub(crate) fn accrue_interest_command(

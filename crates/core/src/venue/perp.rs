@@ -162,6 +162,7 @@ impl Engine {
             (maker_id, &maker, maker_before, maker_after),
         ] {
             if adds_risk(before, after) {
+                self.check_status_allows_new_risk()?;
                 self.require_initial_health(id, account)?;
                 self.require_leverage(id, account, market, oracle, config.max_leverage)?;
             } else {

@@ -185,6 +185,7 @@ pub(crate) fn liquidate_debt(
         account: AccountId(account),
         target: LiquidationTarget::Debt { debt, collateral },
         amount: amount(value),
+        seed: 0,
     }
 }
 
@@ -200,6 +201,7 @@ pub(crate) fn liquidate_loss(
         account: AccountId(account),
         target: LiquidationTarget::UnpaidLoss { market: PerpMarketId(market), collateral },
         amount: amount(value),
+        seed: 0,
     }
 }
 
@@ -209,6 +211,7 @@ pub(crate) fn liquidate_position(keeper: u64, account: u64, market: u16, value: 
         account: AccountId(account),
         target: LiquidationTarget::Position { market: PerpMarketId(market) },
         amount: amount(value),
+        seed: 0,
     }
 }
 
