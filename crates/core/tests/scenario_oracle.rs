@@ -161,3 +161,19 @@ fn move_guard_does_not_round_in_favour_of_the_mover() {
         ],
     );
 }
+
+/// One time step may not exceed ten years (315,360,000 s): a step exactly that long is accepted,
+/// one second more is refused with 38 and changes nothing.
+#[test]
+fn a_time_step_longer_than_ten_years_is_refused() {
+    let mut engine = engine(VENUE);
+    run(
+        &mut engine,
+        &[
+            (advance(315_360_001), Code(38)),
+            (advance(315_360_000), Ok),
+            (advance(630_720_001), Code(38)),
+            (advance(u64::MAX), Code(38)),
+        ],
+    );
+}

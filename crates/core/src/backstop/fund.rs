@@ -126,7 +126,17 @@ impl Engine {
             }
         }
         let symbol = self.config.asset_symbol(asset).to_owned();
-        let pool_index = self.config.staker_pools.iter().position(|pool| pool.asset == symbol);
+        // Rewards go to the first staker pool of the asset that has stakers; with none, the
+        // fund keeps them (an empty pool's assets would be a windfall for the next staker).
+        let pool_index = self.config.staker_pools.iter().enumerate().position(|(index, pool)| {
+            pool.asset == symbol
+                && self
+                    .state
+                    .net
+                    .staker_pools
+                    .get(index)
+                    .is_some_and(|state| state.shares.is_positive())
+        });
         let mut funds = self.state.net.funds.clone();
         let mut pool_assets = pool_index
             .and_then(|index| self.state.net.staker_pools.get(index))
@@ -240,8 +250,11 @@ impl Engine {
             .ok_or_else(|| Rejection::UnknownLayer { layer: layer.to_owned() })?;
         self.check_amount(asset, amount, "amount")?;
         let mut account = self.load_account(id)?;
+        self.check_not_in_auction(id, &account)?;
         let holding = holding_mut(&mut account, asset)?;
         holding.balance = debit(id, asset, holding.balance, amount)?;
+        // A donation leaves the account like a withdrawal: it must stay above its initial margin.
+        self.require_initial_health(id, &account)?;
         let overflow = Rejection::from_money("donation");
         match target {
             DonationTarget::Fund(index) => {
