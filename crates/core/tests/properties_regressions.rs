@@ -248,7 +248,7 @@ fn a_takeover_leaves_supply_shares_with_the_owner() {
     ];
     run_ok(&mut engine, &commands);
     let victim = engine.account(VICTIM).cloned().unwrap_or_else(|| panic!("victim missing"));
-    assert_eq!(victim.holdings[USDC.index()].supply_shares, "1000".parse().unwrap());
+    assert_eq!(victim.holdings[USDC.index()].supply_shares.raw(), 1_000 * E18);
     assert!(!victim.has_liabilities(), "the victim still owes: {victim:?}");
     assert!(victim.has_no_collateral(), "the victim kept collateral: {victim:?}");
 }
