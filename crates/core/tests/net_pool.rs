@@ -1195,7 +1195,7 @@ fn vector_d5_cancel_forfeits_gains_under_frozen_exposure() {
 }
 
 /// D6 (Drift `basic_stake_if_test` rebase table): the exponent Drift divides share counts by
-/// after a near wipe-out. This engine does not rebase (docs/mechanisms/staker-pool.md): shares
+/// after a near wipe-out. This engine does not rebase (docs/mechanisms.md): shares
 /// have 18 decimals in an i128 and every conversion has a 256-bit intermediate.
 #[test]
 fn vector_d6_rebase_exponent() {

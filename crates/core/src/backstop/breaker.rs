@@ -1,7 +1,7 @@
 //! Circuit breakers: the venue's status driven by its staker pool, withdrawal gating while an
 //! account is insolvent, and the oracle pause.
 //!
-//! **Status** (Blend's pool status, docs/mechanisms/breakers.md). The configured staker pool's
+//! **Status** (Blend's pool status, docs/mechanisms.md). The configured staker pool's
 //! queued share `q = queued_shares / shares` (rounded **up**, as Blend rounds its q4w
 //! percentage, so a share a hair below a threshold can count as reaching it; zero for a pool
 //! without shares) and its coverage (`assets ≥ target_assets`, no target when zero) give the
@@ -87,7 +87,7 @@ pub fn status_for(
 /// `i128::MAX` (Blend's `saturating_mul`). `10_000_000` (1.0) means the threshold is met.
 ///
 /// Only meaningful for that LP token; the engine's status uses the pool's assets against
-/// `target_assets` instead (docs/mechanisms/breakers.md). Inputs are not negative.
+/// `target_assets` instead (docs/mechanisms.md). Inputs are not negative.
 #[must_use]
 pub fn blend_threshold_value(blnd: i128, usdc: i128) -> i128 {
     const SCALAR_7: i128 = 10_000_000;

@@ -1,6 +1,6 @@
 //! The emergency liquidity facility: a fund lends to a lending market that cannot meet a
 //! withdrawal, at a penalty rate, up to a cap, and is repaid first from returning liquidity
-//! (docs/mechanisms/liquidity.md).
+//! (docs/mechanisms.md).
 //!
 //! - **Lend.** When `WithdrawSupply` finds less cash than asked, the market's facilities (in
 //!   config order) lend the shortfall: each at most `cap − loan` and what its fund holds above its

@@ -5,6 +5,7 @@
 //! deficit; the other modules are the layers themselves.
 
 pub mod adl;
+pub mod anchors;
 pub mod breaker;
 pub mod cover;
 pub mod deficit;

@@ -1,5 +1,5 @@
 //! First-loss staker pool: shares, cooldown queue, exposure while queued, capped slashing,
-//! rewards. docs/mechanisms/staker-pool.md describes the mechanism, its parameters and how it
+//! rewards. docs/mechanisms.md describes the mechanism, its parameters and how it
 //! differs from Blend's backstop, Drift's insurance fund and Aave's Umbrella.
 //!
 //! A pool holds `assets` (A) of one asset and has issued `shares` (S, queued shares included).
@@ -154,7 +154,7 @@ pub fn shares_lost_on_cancel(
 /// Drift's rebase exponent for a pool whose vault fell below its share count:
 /// `floor(log10(floor(floor(shares / 10) / vault)))`, 0 when `vault ≥ shares`, when the
 /// quotient is below 1, or when the vault is empty. Drift divides every share count by
-/// 10^exponent to keep them small; this engine does not rebase (docs/mechanisms/staker-pool.md),
+/// 10^exponent to keep them small; this engine does not rebase (docs/mechanisms.md),
 /// the function only reproduces Drift's table (vector D6).
 #[must_use]
 pub fn drift_rebase_exponent(shares: i128, vault: i128) -> u32 {
