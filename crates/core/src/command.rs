@@ -319,6 +319,15 @@ pub enum Command {
         /// Stability pool.
         pool: String,
     },
+    /// Models an exploit: `amount` of a lending market's cash leaves the venue and becomes the
+    /// market's deficit, which walks its waterfall (used by the simulator and, with roles, by
+    /// incident tooling).
+    Exploit {
+        /// The lending market drained (its asset).
+        asset: AssetId,
+        /// Amount drained, positive, at most the market's cash.
+        amount: Amount,
+    },
 }
 
 impl Command {
@@ -344,6 +353,7 @@ impl Command {
             Command::SettleRevenue { .. } => "settle_revenue",
             Command::Donate { .. } => "donate",
             Command::Recover { .. } => "recover",
+            Command::Exploit { .. } => "exploit",
             Command::BuyCover { .. } => "buy_cover",
             Command::SettleCoverClaim { .. } => "settle_cover_claim",
             Command::ApproveRecap { .. } => "approve_recap",

@@ -300,6 +300,7 @@ impl Engine {
             Command::SettleRevenue { asset } => self.settle_revenue(asset),
             Command::Donate { account, ref layer, amount } => self.donate(account, layer, amount),
             Command::Recover { market, amount } => self.recover(market, amount),
+            Command::Exploit { asset, amount } => self.exploit(asset, amount),
             Command::BuyCover { ref cover, ref fund, term_secs } => {
                 self.buy_cover(cover, fund, term_secs)
             }

@@ -691,4 +691,11 @@ pub enum Event {
         /// Bankruptcy price of the fills (`None` under `min_shortfall`, which fills at the mark).
         bankruptcy_price: Option<Price>,
     },
+    /// An exploit drained a lending market's cash out of the venue.
+    Exploited {
+        /// The market (asset).
+        asset: AssetId,
+        /// Amount drained.
+        amount: Amount,
+    },
 }

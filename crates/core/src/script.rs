@@ -73,6 +73,7 @@ pub const COMMANDS: &[(&str, &[&str])] = &[
     ("settle_revenue", &["asset"]),
     ("donate", &["account", "layer", "amount"]),
     ("recover", &["market", "amount"]),
+    ("exploit", &["asset", "amount"]),
     ("stake", &["account", "pool", "amount"]),
     ("request_unstake", &["account", "pool", "shares"]),
     ("cancel_unstake", &["account", "pool", "shares"]),
@@ -272,6 +273,10 @@ impl<'a> LineParser<'a> {
                 Some(Command::BidRecap { account: account?, auction: auction?, lot: lot? })
             }
             "settle_revenue" => Some(Command::SettleRevenue { asset: self.asset("asset")? }),
+            "exploit" => {
+                let (asset, amount) = (self.asset("asset"), self.amount("amount"));
+                Some(Command::Exploit { asset: asset?, amount: amount? })
+            }
             "donate" => {
                 let account = self.account("account");
                 let layer = self.required("layer").map(str::to_owned);

@@ -147,3 +147,50 @@ fn a_lending_deficit_walks_fund_offset_then_suppliers() {
     );
     assert_eq!(engine.state().net.offsets[0], amount("100"));
 }
+
+/// An exploit drains cash out of the venue and becomes the market's deficit: the fund pays what it
+/// holds above its floor, the offset the rest. More than the market's cash is refused (9).
+#[test]
+fn an_exploit_is_a_deficit_that_walks_the_waterfall() {
+    let mut engine = Engine::new(VenueConfig::from_toml_str(VENUE).unwrap()).unwrap();
+    let usdc = AssetId(0);
+    for command in [
+        Command::SetPrice { asset: usdc, price: price("1") },
+        Command::OpenAccount { account: AccountId(1), kind: AccountKind::Regular },
+        Command::Deposit { account: AccountId(1), asset: usdc, amount: amount("10000") },
+        Command::Supply { account: AccountId(1), asset: usdc, amount: amount("5000") },
+        Command::Donate {
+            account: AccountId(1),
+            layer: "fund:insurance".into(),
+            amount: amount("700"),
+        },
+        Command::Donate {
+            account: AccountId(1),
+            layer: "offset:treasury".into(),
+            amount: amount("1000"),
+        },
+    ] {
+        apply(&mut engine, command);
+    }
+    let too_much = engine.apply(&Command::Exploit { asset: usdc, amount: amount("5000.000001") });
+    assert_eq!(too_much.unwrap_err().code(), 9);
+    // 800 drained: the fund pays 700 − 100 (floor) = 600, the offset 200.
+    let events = apply(&mut engine, Command::Exploit { asset: usdc, amount: amount("800") });
+    let paid: Vec<(String, Amount)> = events
+        .iter()
+        .filter_map(|event| match event {
+            Event::LayerPaid { layer, amount, .. } => Some((layer.clone(), *amount)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        paid,
+        vec![
+            ("fund:insurance".to_owned(), amount("600")),
+            ("offset:treasury".to_owned(), amount("200"))
+        ]
+    );
+    let market = engine.state().lending[0].as_ref().unwrap();
+    assert_eq!((market.cash, market.deficit), (amount("5000"), Amount::ZERO));
+    assert_eq!(engine.state().external_net[0], amount("9200"));
+}

@@ -14,7 +14,44 @@ use crate::ids::{AccountId, AssetId, MarketRef, PerpMarketId};
 use crate::rejection::Rejection;
 use backstop_money::{Amount, Shares};
 
+/// The account named in the `deficit_recorded` event of an exploit (no account owed it).
+pub const EXPLOIT_ACCOUNT: AccountId = AccountId(u64::MAX);
+
 impl Engine {
+    /// Drains `amount` of a lending market's cash out of the venue and records it as the
+    /// market's deficit (it then walks the market's waterfall).
+    pub(crate) fn exploit(
+        &mut self,
+        asset: AssetId,
+        amount: Amount,
+    ) -> Result<Vec<Event>, Rejection> {
+        self.check_amount(asset, amount, "amount")?;
+        let mut market = self.lending_market(asset)?.clone();
+        if amount > market.cash {
+            return Err(Rejection::InsufficientLiquidity {
+                asset,
+                available: market.cash,
+                needed: amount,
+            });
+        }
+        let overflow = Rejection::from_money("exploit");
+        market.cash = market.cash.checked_sub(amount).map_err(&overflow)?;
+        market.deficit = market.deficit.checked_add(amount).map_err(&overflow)?;
+        let external = self.external_after(asset, amount.checked_neg().map_err(&overflow)?)?;
+        let deficit_after = market.deficit;
+        self.commit_lending(asset, market);
+        self.set_external(asset, external);
+        Ok(vec![
+            Event::Exploited { asset, amount },
+            Event::DeficitRecorded {
+                market: MarketRef::Lending(asset),
+                account: EXPLOIT_ACCOUNT,
+                amount,
+                deficit_after,
+            },
+        ])
+    }
+
     /// Moves the shortfall of a bankrupt account (liabilities, no collateral, no open base) to
     /// the deficit ledgers of its markets. Does nothing for any other account.
     pub(crate) fn record_deficits_if_bankrupt(
