@@ -332,3 +332,34 @@ fn applied_command_without_events_still_prints_a_line() {
         r#"{"line":1,"command":"accrue_interest","event":null}"#
     );
 }
+
+/// The safety-net example: a crash through an Aave Umbrella style venue is paid by the treasury
+/// offset (300) and then the stakers (700), exactly.
+#[test]
+fn umbrella_crash_is_paid_by_the_offset_then_the_stakers() {
+    let output = exec(
+        &examples().join("umbrella-crash.script"),
+        &examples().join("aave-umbrella.toml"),
+        &[],
+    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let paid: Vec<(String, String)> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|value| value["event"] == "layer_paid")
+        .map(|value| {
+            (
+                value["layer"].as_str().unwrap().to_owned(),
+                value["amount"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        paid,
+        vec![
+            ("offset:treasury".to_owned(), "300".to_owned()),
+            ("stakers:stkwaUSDC".to_owned(), "700".to_owned())
+        ]
+    );
+}
