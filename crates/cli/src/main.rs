@@ -1,11 +1,15 @@
 //! `backstop`: the command line of the Backstop engine.
 //!
-//! Subcommands: `exec` runs a command script against a venue (see `docs/script-format.md`).
-//! Exit codes: 0 success, 1 internal error, 2 bad input (arguments, files, config, script),
-//! 3 a command was rejected under `--fail-on-rejection`.
+//! Subcommands: `exec` runs a command script against a venue (see `docs/script-format.md`);
+//! `simulate` runs a stress scenario through the engine and reports what each layer paid;
+//! `size` searches the smallest layer size meeting a loss-probability target.
+//! Exit codes: 0 success, 1 internal error, 2 bad input (arguments, files, config, script,
+//! scenario), 3 a command was rejected under `--fail-on-rejection`.
 
 mod exec;
 mod json;
+mod simulate;
+mod size;
 
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -23,6 +27,12 @@ struct Cli {
 enum CliCommand {
     /// Runs a command script against a venue; prints one JSON line per event, then a summary.
     Exec(exec::ExecArgs),
+    /// Runs a stress scenario (real crashes, Monte Carlo) through the engine; prints a summary
+    /// table and with --out writes summary.json, report.md, report.html and charts.
+    Simulate(simulate::SimulateArgs),
+    /// Finds the smallest size of a layer keeping the probability of a loss beyond it under a
+    /// target; prints the curve it searched and the chosen size.
+    Size(size::SizeArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,9 +43,12 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> ExitCode {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut err = std::io::stderr().lock();
+    // Not locked: the progress bar draws on stderr from worker threads while a run goes on.
+    let mut err = std::io::stderr();
     let result = match &cli.command {
         CliCommand::Exec(args) => exec::run(args, &mut out, &mut err),
+        CliCommand::Simulate(args) => simulate::run(args, &mut out, &mut err),
+        CliCommand::Size(args) => size::run(args, &mut out, &mut err),
     };
     let result = result.and_then(|code| out.flush().map(|()| code).map_err(anyhow::Error::from));
     match result {
