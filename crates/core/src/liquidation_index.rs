@@ -12,8 +12,10 @@
 //!   from the position and its collateral alone; the settlement price cancels out.
 //! - **complex**: every other account with liabilities; always returned as a candidate.
 //!
-//! A query returns candidates with a relative tolerance of 10⁻⁸ for rounding; callers confirm
-//! each candidate with the exact health check, so a candidate is never liquidated wrongly.
+//! A query returns candidates with a relative tolerance of 10⁻⁸ for rounding; candidates within
+//! twice that tolerance of their liquidation point are confirmed with the exact health check,
+//! those beyond it are liquidatable by construction, and a liquidation itself always runs the
+//! exact check, so an account is never liquidated wrongly.
 
 use crate::account::Account;
 use crate::engine::{Engine, Tables};
@@ -343,13 +345,65 @@ impl Engine {
         Some(threshold.saturating_sub(slack))
     }
 
-    /// Accounts liquidatable now: the index's candidates confirmed by the exact health check.
+    /// Accounts liquidatable now. An index entry whose key lies beyond the tolerance band around
+    /// the current threshold (by more than twice the slack) is liquidatable by construction: the
+    /// key and the threshold differ from the exact margin comparison by less than the relative
+    /// tolerance (10⁻⁸, with dust accounts kept out of the keyed sets), so no health check is
+    /// needed. Entries inside the band, accounts whose prices are missing or stale, and complex
+    /// accounts are confirmed by the exact health check. The property tests check that this list
+    /// always equals [`Engine::liquidatable_accounts_by_scan`].
     #[must_use]
     pub fn liquidatable_accounts(&self) -> Vec<AccountId> {
-        self.liquidation_candidates()
-            .into_iter()
-            .filter(|id| self.health(*id).is_ok_and(|health| health.is_liquidatable()))
-            .collect()
+        let confirm = |id: AccountId| self.health(id).is_ok_and(|health| health.is_liquidatable());
+        let mut found = Vec::new();
+        for (&(collateral, debt), set) in &self.index.lending {
+            match self.lending_threshold(collateral, debt) {
+                Some(low) => {
+                    // lending_threshold is T - slack; T + slack is about low + 2 slack.
+                    let slack = low.checked_div(TOLERANCE_DIVISOR).unwrap_or(0).saturating_add(1);
+                    let high = low.saturating_add(slack.saturating_mul(3));
+                    for &(key, id) in set.range((low, AccountId(0))..) {
+                        if key > high || confirm(id) {
+                            found.push(id);
+                        }
+                    }
+                }
+                None => found.extend(set.iter().map(|(_, id)| *id).filter(|id| confirm(*id))),
+            }
+        }
+        for (index, (longs, shorts)) in
+            self.index.perp_long.iter().zip(self.index.perp_short.iter()).enumerate()
+        {
+            let price = u16::try_from(index)
+                .ok()
+                .and_then(|index| self.mark_price(PerpMarketId(index), Rounding::Floor).ok());
+            match price {
+                Some(price) => {
+                    let raw = price.raw();
+                    let slack = raw
+                        .checked_div(TOLERANCE_DIVISOR)
+                        .unwrap_or(0)
+                        .saturating_add(PRICE_SLACK_RAW);
+                    let (low, high) = (raw.saturating_sub(slack), raw.saturating_add(slack));
+                    for &(key, id) in longs.range((low, AccountId(0))..) {
+                        if key > high.saturating_add(slack) || confirm(id) {
+                            found.push(id);
+                        }
+                    }
+                    for &(key, id) in shorts.range(..(high, AccountId(u64::MAX))) {
+                        if key < low.saturating_sub(slack) || confirm(id) {
+                            found.push(id);
+                        }
+                    }
+                }
+                None => {
+                    found.extend(longs.iter().map(|(_, id)| *id).filter(|id| confirm(*id)));
+                    found.extend(shorts.iter().map(|(_, id)| *id).filter(|id| confirm(*id)));
+                }
+            }
+        }
+        found.extend(self.index.complex.iter().copied().filter(|id| confirm(*id)));
+        found
     }
 
     /// Accounts liquidatable now, found by checking every account (for comparison and audits).

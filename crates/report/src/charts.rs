@@ -119,7 +119,7 @@ pub(crate) fn charts(run: &RunResult, sizing: Option<&SizingResult>) -> Vec<Char
                           stability pools) at each step of the traced path."
                     .to_owned(),
                 x_label: x_label.clone(),
-                y_label: "balance (layer asset)".to_owned(),
+                y_label: "balance (numeraire)".to_owned(),
                 kind: Kind::Lines { series: balances, markers: false, hline: None, vline: None },
             });
         }

@@ -72,7 +72,7 @@ pub(crate) fn blocks(
     blocks.push(Block::Paragraph(format!(
         "{} path(s) of {} steps of {} s, seed {}. Amounts are in the venue's numeraire; VaR 95% is \
          the ⌈0.95·n⌉-th smallest of the n per-path values (99%: ⌈0.99·n⌉-th) and ES the mean of \
-         the values at or above the VaR.",
+         the worst ⌈0.05·n⌉ values (99%: ⌈0.01·n⌉).",
         run.summary.paths, run.steps, run.step_secs, run.seed
     )));
 

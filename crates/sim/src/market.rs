@@ -1,14 +1,15 @@
 //! Market agents: liquidation keepers with a capacity per step, a latency and outage windows;
-//! square-root price impact of liquidated collateral that decays; oracle delay.
+//! square-root price impact of liquidation trades that decays; oracle delay.
 //!
-//! **Price impact.** Collateral a keeper seizes is sold into the market at once. Selling a value
+//! **Price impact.** Collateral a keeper seizes is sold into the market at once, and the debt a
+//! keeper repays (a lending liquidation, a Dutch-auction take) is bought in it. Selling a value
 //! `v` (numeraire) of an asset whose `[market] depth` is `D` multiplies its market price by
-//! `1 − 0.01·√(v/D)` (capped at a 99% drop); buying (a keeper unwinding a short position it took
-//! over) multiplies it by `1 + 0.01·√(v/D)`. Impacts accumulate in log space and decay: at the
-//! start of every step the accumulated log impact is multiplied by `1 − impact_decay`. The market
-//! price of a step is the scenario's price path times the impact factor; the impact of the
-//! liquidations of a step shows in the next step's price, so liquidations can cascade from step
-//! to step. Assets without a depth have no impact.
+//! `1 − 0.01·√(v/D)` (capped at a 99% drop); buying (the repaid debt, or a keeper unwinding a
+//! short position it took over) multiplies it by `1 + 0.01·√(v/D)`. Impacts accumulate in log
+//! space and decay: at the start of every step the accumulated log impact is multiplied by
+//! `1 − impact_decay`. The market price of a step is the scenario's price path times the impact
+//! factor; the impact of the liquidations of a step shows in the next step's price, so
+//! liquidations can cascade from step to step. Assets without a depth have no impact.
 //!
 //! **Oracle delay.** The oracle price of step `t` is the market price of step
 //! `max(0, t − oracle_delay_steps)`; a depeg event overrides it ([`crate::exogenous`]).

@@ -53,8 +53,7 @@ pub struct Statistic {
     pub var95: f64,
     /// Value at risk at 99%.
     pub var99: f64,
-    /// Expected shortfall at 95%: mean of the values at or above the VaR
-    /// ([`expected_shortfall`]).
+    /// Expected shortfall at 95%: mean of the worst ⌈0.05·n⌉ values ([`expected_shortfall`]).
     pub es95: f64,
     /// Expected shortfall at 99%.
     pub es99: f64,
@@ -86,7 +85,7 @@ pub struct PathTrace {
     pub times: Vec<u64>,
     /// Oracle price per asset per step.
     pub prices: BTreeMap<String, Vec<f64>>,
-    /// Balance per layer (funds, offsets, staker pools) per step.
+    /// Balance per layer (funds, offsets, staker and stability pools) per step, in the numeraire.
     pub layer_balances: BTreeMap<String, Vec<f64>>,
     /// Cumulative amount paid per layer per step.
     pub paid_cumulative: BTreeMap<String, Vec<f64>>,

@@ -1173,7 +1173,10 @@ impl<'p> PathRun<'p> {
                 Event::DebtLiquidated {
                     debt, collateral, repaid, seized, protocol_fee, ..
                 } => {
-                    self.metrics.liquidated_volume += self.value(*repaid, debt.index());
+                    let repaid_value = self.value(*repaid, debt.index());
+                    self.metrics.liquidated_volume += repaid_value;
+                    // The keeper buys the debt it repays and sells the collateral it seized.
+                    self.market.trade(debt.index(), -repaid_value);
                     let sold = Amount::from_raw(seized.raw().saturating_sub(protocol_fee.raw()));
                     let value = self.value(sold, collateral.index());
                     self.market.trade(collateral.index(), value);
@@ -1199,7 +1202,9 @@ impl<'p> PathRun<'p> {
                 }
                 Event::AuctionTaken { auction, collateral: bought, paid, .. } => {
                     if let Some((collateral, debt)) = self.auctions.get(&auction.0).copied() {
-                        self.metrics.liquidated_volume += self.value(*paid, debt);
+                        let paid_value = self.value(*paid, debt);
+                        self.metrics.liquidated_volume += paid_value;
+                        self.market.trade(debt, -paid_value);
                         let value = self.value(*bought, collateral);
                         self.market.trade(collateral, value);
                     }
