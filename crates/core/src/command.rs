@@ -328,6 +328,124 @@ pub enum Command {
         /// Amount drained, positive, at most the market's cash.
         amount: Amount,
     },
+    /// Moves tokens of any asset between two accounts' balances (health-checked like a withdrawal).
+    Transfer {
+        /// Sender.
+        from: AccountId,
+        /// Receiver.
+        to: AccountId,
+        /// Asset.
+        asset: AssetId,
+        /// Amount, positive.
+        amount: Amount,
+    },
+    /// Delegates the voting power of an account's governance-token balance (to itself: undo).
+    Delegate {
+        /// Token holder.
+        account: AccountId,
+        /// Delegate.
+        to: AccountId,
+    },
+    /// Creates a governance proposal (power snapshotted at this command).
+    Propose {
+        /// Proposer.
+        proposer: AccountId,
+        /// Actions applied on execution.
+        actions: Vec<crate::governance::Action>,
+    },
+    /// Votes on an active proposal with the voter's power at the proposal's snapshot.
+    Vote {
+        /// Voter (delegate).
+        voter: AccountId,
+        /// Proposal id.
+        proposal: u64,
+        /// For (true) or against.
+        support: bool,
+    },
+    /// Queues a proposal whose vote ended with quorum and approval met.
+    Queue {
+        /// Proposal id.
+        proposal: u64,
+    },
+    /// Executes a queued proposal after its timelock and before it expires.
+    Execute {
+        /// Proposal id.
+        proposal: u64,
+    },
+    /// The proposer cancels a proposal not yet executed.
+    Cancel {
+        /// Proposer.
+        proposer: AccountId,
+        /// Proposal id.
+        proposal: u64,
+    },
+    /// The guardian vetoes a queued proposal.
+    Veto {
+        /// Guardian.
+        guardian: AccountId,
+        /// Proposal id.
+        proposal: u64,
+    },
+    /// The guardian pauses an asset.
+    GuardianPause {
+        /// Guardian.
+        guardian: AccountId,
+        /// Asset.
+        asset: AssetId,
+    },
+    /// Declares an exploit incident on a market for a loss window (docs/claims.md).
+    DeclareIncident {
+        /// An assessor of `[claims]`.
+        declarer: AccountId,
+        /// The market exploited.
+        market: MarketRef,
+        /// Start of the loss window (s).
+        loss_start: u64,
+        /// End of the loss window (s), at most now.
+        loss_end: u64,
+    },
+    /// Files a claim under an incident, within its filing period.
+    FileClaim {
+        /// Claimant (an open account).
+        account: AccountId,
+        /// Incident id.
+        incident: u64,
+        /// Amount claimed, positive (recorded up to `claim_cap`).
+        amount: Amount,
+        /// Evidence reference (free text).
+        evidence: String,
+    },
+    /// Approves (up to the amount claimed) or rejects a claim, before the assessment deadline.
+    AssessClaim {
+        /// An assessor of `[claims]`.
+        assessor: AccountId,
+        /// Claim id.
+        claim: u64,
+        /// Whether approved.
+        approve: bool,
+        /// Amount approved (ignored when rejected).
+        approved_amount: Amount,
+    },
+    /// Pays an incident's approved claims from the payout layers, after the assessment deadline.
+    PayClaims {
+        /// Incident id.
+        incident: u64,
+    },
+    /// Credits the vested, not yet withdrawn part of a claim's payout.
+    ClaimVested {
+        /// The claimant.
+        account: AccountId,
+        /// Claim id.
+        claim: u64,
+    },
+    /// Funds returned by an exploiter for an incident (from outside): back to the payout layers
+    /// in reverse order, then to claimants not yet made whole.
+    RecoverIncident {
+        /// Incident id.
+        incident: u64,
+        /// Amount recovered, positive.
+        amount: Amount,
+    },
 }
 
 impl Command {
@@ -336,6 +454,15 @@ impl Command {
     pub fn name(&self) -> &'static str {
         match self {
             Command::AdvanceTime { .. } => "advance_time",
+            Command::Transfer { .. } => "transfer",
+            Command::Delegate { .. } => "delegate",
+            Command::Propose { .. } => "propose",
+            Command::Vote { .. } => "vote",
+            Command::Queue { .. } => "queue",
+            Command::Execute { .. } => "execute",
+            Command::Cancel { .. } => "cancel",
+            Command::Veto { .. } => "veto",
+            Command::GuardianPause { .. } => "guardian_pause",
             Command::SetPrice { .. } => "set_price",
             Command::OpenAccount { .. } => "open_account",
             Command::Deposit { .. } => "deposit",
@@ -370,6 +497,12 @@ impl Command {
             Command::StabilityDeposit { .. } => "stability_deposit",
             Command::StabilityWithdraw { .. } => "stability_withdraw",
             Command::StabilityClaim { .. } => "stability_claim",
+            Command::DeclareIncident { .. } => "declare_incident",
+            Command::FileClaim { .. } => "file_claim",
+            Command::AssessClaim { .. } => "assess_claim",
+            Command::PayClaims { .. } => "pay_claims",
+            Command::ClaimVested { .. } => "claim_vested",
+            Command::RecoverIncident { .. } => "recover_incident",
         }
     }
 }

@@ -60,6 +60,12 @@ pub struct VenueConfig {
     /// Emergency liquidity facilities.
     #[serde(default)]
     pub liquidity: Vec<crate::backstop::layers::LiquidityConfig>,
+    /// Exploit incidents and claims (`[claims]`, docs/claims.md).
+    #[serde(default)]
+    pub claims: Option<crate::claims::ClaimsConfig>,
+    /// Governance: token, guardian, thresholds, periods, parameter bounds.
+    #[serde(default)]
+    pub governance: Option<crate::governance::GovernanceConfig>,
 }
 
 /// Venue-wide settings.
@@ -333,7 +339,14 @@ impl VenueConfig {
         for (index, market) in self.perps.iter().enumerate() {
             self.validate_perp(index, market)?;
         }
-        self.validate_safety_net()
+        if let Some(claims) = &self.claims {
+            claims.validate(self).map_err(|(field, message)| field_error(&field, &message))?;
+        }
+        self.validate_safety_net()?;
+        if let Some(governance) = &self.governance {
+            governance.validate(self)?;
+        }
+        Ok(())
     }
 
     fn validate_assets(&self) -> Result<(), ConfigError> {

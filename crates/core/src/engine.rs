@@ -171,8 +171,12 @@ pub struct State {
     pub external_net: Vec<Amount>,
     /// The safety net's layers.
     pub net: crate::backstop::net::SafetyNet,
+    /// Exploit incidents and claims.
+    pub claims: crate::claims::ClaimsState,
     /// Running sums for the invariants.
     pub totals: Totals,
+    /// Governance: command sequence, delegations, voting-power checkpoints, proposals.
+    pub governance: crate::governance::GovernanceState,
 }
 
 /// The deterministic state machine of one venue: commands in, events out.
@@ -233,6 +237,7 @@ impl Engine {
                 next_id: 1,
                 ..Default::default()
             },
+            claims: crate::claims::ClaimsState::default(),
             totals: Totals {
                 balances: vec![0; asset_count],
                 supply_shares: vec![0; asset_count],
@@ -241,6 +246,7 @@ impl Engine {
                 perp_quote: vec![0; perp_count],
                 perp_long: vec![0; perp_count],
             },
+            governance: crate::governance::GovernanceState::default(),
         };
         Ok(Engine {
             index: LiquidationIndex::new(perp_count),
@@ -264,6 +270,9 @@ impl Engine {
         // Deficits recorded by the command walk their markets' waterfalls once it has committed,
         // so a layer never sees a half-applied command.
         self.settle_queued_waterfalls(&mut events)?;
+        if self.config.governance.is_some() {
+            self.state.governance.sequence = self.state.governance.sequence.saturating_add(1);
+        }
         #[cfg(debug_assertions)]
         if let Err(violation) = self.check_invariants() {
             panic!("invariant broken after {}: {violation}", command.name());
@@ -327,6 +336,29 @@ impl Engine {
                 self.stability_withdraw(account, pool, amount)
             }
             Command::StabilityClaim { account, ref pool } => self.stability_claim(account, pool),
+            Command::DeclareIncident { declarer, market, loss_start, loss_end } => {
+                self.declare_incident(declarer, market, loss_start, loss_end)
+            }
+            Command::FileClaim { account, incident, amount, ref evidence } => {
+                self.file_claim(account, incident, amount, evidence)
+            }
+            Command::AssessClaim { assessor, claim, approve, approved_amount } => {
+                self.assess_claim(assessor, claim, approve, approved_amount)
+            }
+            Command::PayClaims { incident } => self.pay_claims(incident),
+            Command::ClaimVested { account, claim } => self.claim_vested(account, claim),
+            Command::RecoverIncident { incident, amount } => {
+                self.recover_incident(incident, amount)
+            }
+            Command::Transfer { .. }
+            | Command::Delegate { .. }
+            | Command::Propose { .. }
+            | Command::Vote { .. }
+            | Command::Queue { .. }
+            | Command::Execute { .. }
+            | Command::Cancel { .. }
+            | Command::Veto { .. }
+            | Command::GuardianPause { .. } => self.governance_command(command),
         }
     }
 
@@ -394,6 +426,13 @@ impl Engine {
 
     /// Writes an account back, keeping totals, the liquidation index and the hash cache in step.
     pub(crate) fn commit_account(&mut self, id: AccountId, mut account: Account) {
+        if let Some(token) = self.governance_token() {
+            let balance = |account: Option<&Account>| {
+                account.and_then(|a| a.holdings.get(token.index())).map_or(0, |h| h.balance.raw())
+            };
+            let (before, after) = (balance(self.state.accounts.get(&id)), balance(Some(&account)));
+            self.governance_on_commit(id, before, after);
+        }
         let old = self.state.accounts.get(&id);
         let totals = &mut self.state.totals;
         if let Some(old) = old {

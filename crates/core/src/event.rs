@@ -698,4 +698,194 @@ pub enum Event {
         /// Amount drained.
         amount: Amount,
     },
+    /// An exploit incident was declared.
+    IncidentDeclared {
+        /// Incident id.
+        incident: u64,
+        /// Market exploited.
+        market: MarketRef,
+        /// Declarer.
+        declarer: AccountId,
+        /// Loss window start (s).
+        loss_start: u64,
+        /// Loss window end (s).
+        loss_end: u64,
+        /// Filing closes at (s).
+        filing_end: u64,
+        /// Assessment closes at (s).
+        assessment_end: u64,
+    },
+    /// A claim was filed.
+    ClaimFiled {
+        /// Claim id.
+        claim: u64,
+        /// Incident id.
+        incident: u64,
+        /// Claimant.
+        account: AccountId,
+        /// Amount asked.
+        asked: Amount,
+        /// Amount recorded (capped at `claim_cap`).
+        amount: Amount,
+    },
+    /// A claim was assessed (approved 0: rejected).
+    ClaimAssessed {
+        /// Claim id.
+        claim: u64,
+        /// Assessor.
+        assessor: AccountId,
+        /// Amount approved.
+        approved: Amount,
+    },
+    /// A payout layer paid an incident's claims.
+    IncidentLayerPaid {
+        /// Incident id.
+        incident: u64,
+        /// Layer as written in `payout_order`.
+        layer: String,
+        /// Amount paid.
+        amount: Amount,
+    },
+    /// An approved claim was granted its payout (credited, or held for vesting).
+    ClaimPaid {
+        /// Claim id.
+        claim: u64,
+        /// Claimant.
+        account: AccountId,
+        /// Amount granted.
+        amount: Amount,
+        /// Whether held for vesting.
+        vesting: bool,
+    },
+    /// Vested payout credited to a claimant.
+    ClaimVestedPaid {
+        /// Claim id.
+        claim: u64,
+        /// Claimant.
+        account: AccountId,
+        /// Amount credited.
+        amount: Amount,
+    },
+    /// Funds came back for an incident.
+    IncidentRecovered {
+        /// Incident id.
+        incident: u64,
+        /// Amount recovered.
+        amount: Amount,
+    },
+    /// Part of a recovery went back to a payout layer (or `fees`).
+    IncidentRecoveryReturned {
+        /// Incident id.
+        incident: u64,
+        /// Layer (`fund:…`, `cover:…` — out to the guarantor — or `fees`).
+        layer: String,
+        /// Amount.
+        amount: Amount,
+    },
+    /// Part of a recovery went to a claimant not yet made whole.
+    ClaimRecovered {
+        /// Claim id.
+        claim: u64,
+        /// Claimant.
+        account: AccountId,
+        /// Amount credited.
+        amount: Amount,
+    },
+    /// Tokens moved between two accounts.
+    Transferred {
+        /// Sender.
+        from: AccountId,
+        /// Receiver.
+        to: AccountId,
+        /// Asset.
+        asset: AssetId,
+        /// Amount.
+        amount: Amount,
+    },
+    /// An account delegated its governance-token voting power.
+    Delegated {
+        /// Holder.
+        account: AccountId,
+        /// Delegate.
+        to: AccountId,
+    },
+    /// A proposal was created.
+    ProposalCreated {
+        /// Proposal id.
+        proposal: u64,
+        /// Proposer.
+        proposer: AccountId,
+        /// Token supply held in accounts at the snapshot.
+        supply: Amount,
+        /// End of the voting period (s).
+        ends_at: u64,
+    },
+    /// A vote was cast.
+    VoteCast {
+        /// Proposal id.
+        proposal: u64,
+        /// Voter.
+        voter: AccountId,
+        /// For or against.
+        support: bool,
+        /// Power at the snapshot.
+        power: Amount,
+    },
+    /// A proposal passed and was queued.
+    ProposalQueued {
+        /// Proposal id.
+        proposal: u64,
+        /// Earliest execution (s).
+        eta: u64,
+    },
+    /// A proposal was executed (after the events of its actions).
+    ProposalExecuted {
+        /// Proposal id.
+        proposal: u64,
+    },
+    /// The proposer cancelled a proposal.
+    ProposalCancelled {
+        /// Proposal id.
+        proposal: u64,
+    },
+    /// The guardian vetoed a queued proposal.
+    ProposalVetoed {
+        /// Proposal id.
+        proposal: u64,
+    },
+    /// Governance set a parameter.
+    ParameterSet {
+        /// Path.
+        path: String,
+        /// Value.
+        value: Amount,
+    },
+    /// Governance or the guardian paused an asset.
+    GovernancePaused {
+        /// Asset.
+        asset: AssetId,
+    },
+    /// Governance moved tokens between two layers.
+    FundsReallocated {
+        /// Source layer.
+        from: String,
+        /// Destination layer.
+        to: String,
+        /// Amount.
+        amount: Amount,
+    },
+    /// Governance added a layer to a market's waterfall.
+    LayerActivated {
+        /// Market.
+        market: String,
+        /// Layer.
+        layer: String,
+    },
+    /// Governance removed a layer from a market's waterfall.
+    LayerDeactivated {
+        /// Market.
+        market: String,
+        /// Layer.
+        layer: String,
+    },
 }

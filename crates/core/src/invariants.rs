@@ -43,6 +43,8 @@ impl Engine {
         self.check_breakers_and_facilities()?;
         self.check_cover_and_recap()?;
         self.check_adl_payments()?;
+        self.check_claims()?;
+        self.check_governance().or_else(|detail| violation(10, detail))?;
         self.check_deficits_covered_once()
     }
 
@@ -76,6 +78,7 @@ impl Engine {
                 }
             }
             held = held.wrapping_add(self.safety_net_holdings(asset));
+            held = held.wrapping_add(self.state.claims.held(asset).raw());
             let minted = self.state.net.minted.get(index).map_or(0, |amount| amount.raw());
             let external = self
                 .state
@@ -491,6 +494,7 @@ impl Engine {
         self.check_staker_pools()?;
         self.check_stability_pools()?;
         self.check_adl_payments()?;
+        self.check_claims()?;
         self.check_deficits_covered_once()
     }
 

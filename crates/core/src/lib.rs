@@ -11,10 +11,12 @@
 
 pub mod account;
 pub mod backstop;
+pub mod claims;
 pub mod command;
 pub mod config;
 pub mod engine;
 pub mod event;
+pub mod governance;
 pub mod health;
 pub mod ids;
 pub mod invariants;

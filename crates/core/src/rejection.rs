@@ -463,6 +463,195 @@ pub enum Rejection {
         /// The stability pool.
         pool: String,
     },
+    /// 110: the venue has no `[claims]` table.
+    ClaimsNotConfigured,
+    /// 111: the account is not an assessor of `[claims]`.
+    NotAssessor {
+        /// The account.
+        account: AccountId,
+    },
+    /// 112: the loss window is reversed or ends in the future.
+    BadLossWindow {
+        /// Start given.
+        loss_start: u64,
+        /// End given.
+        loss_end: u64,
+        /// Current time.
+        now: u64,
+    },
+    /// 113: no incident with this id.
+    UnknownIncident {
+        /// Incident id.
+        incident: u64,
+    },
+    /// 114: the incident's filing period is over.
+    FilingClosed {
+        /// Incident id.
+        incident: u64,
+        /// End of filing (s).
+        filing_end: u64,
+    },
+    /// 115: no claim with this id.
+    UnknownClaim {
+        /// Claim id.
+        claim: u64,
+    },
+    /// 116: the incident's assessment deadline has passed.
+    AssessmentClosed {
+        /// Incident id.
+        incident: u64,
+        /// Assessment deadline (s).
+        assessment_end: u64,
+    },
+    /// 117: the claim was already assessed.
+    AlreadyAssessed {
+        /// Claim id.
+        claim: u64,
+    },
+    /// 118: the approved amount is negative or above the amount claimed.
+    ApprovedAboveClaim {
+        /// Claim id.
+        claim: u64,
+        /// Amount claimed.
+        claimed: Amount,
+        /// Amount approved.
+        approved: Amount,
+    },
+    /// 119: claims cannot be paid before the assessment deadline.
+    AssessmentNotOver {
+        /// Incident id.
+        incident: u64,
+        /// Assessment deadline (s).
+        assessment_end: u64,
+    },
+    /// 120: the incident's claims were already paid.
+    IncidentAlreadyPaid {
+        /// Incident id.
+        incident: u64,
+    },
+    /// 121: the account is not the claimant of this claim.
+    NotClaimant {
+        /// Claim id.
+        claim: u64,
+        /// The account.
+        account: AccountId,
+    },
+    /// 122: nothing of the claim's payout has vested beyond what was withdrawn.
+    NothingVested {
+        /// Claim id.
+        claim: u64,
+    },
+    /// 123: recoveries are routed only after the incident's claims were paid.
+    IncidentNotPaid {
+        /// Incident id.
+        incident: u64,
+    },
+    /// 90: the venue has no `[governance]` table.
+    GovernanceNotConfigured,
+    /// 91: not enough voting power (to propose: the threshold; to vote: any at the snapshot).
+    NotEnoughPower {
+        /// The account.
+        account: AccountId,
+        /// Its power.
+        power: Amount,
+        /// Power needed.
+        needed: Amount,
+    },
+    /// 92: the proposal's voting period is over (or it is no longer active).
+    VotingClosed {
+        /// Proposal.
+        proposal: u64,
+        /// End of voting (s).
+        ends_at: u64,
+    },
+    /// 93: the voter already voted on this proposal.
+    AlreadyVoted {
+        /// Proposal.
+        proposal: u64,
+        /// Voter.
+        voter: AccountId,
+    },
+    /// 94: votes cast are below the quorum.
+    QuorumNotMet {
+        /// Proposal.
+        proposal: u64,
+        /// Votes cast.
+        cast: Amount,
+        /// Quorum.
+        quorum: Amount,
+    },
+    /// 95: votes in favour are below the approval threshold.
+    ApprovalNotMet {
+        /// Proposal.
+        proposal: u64,
+        /// Votes for.
+        votes_for: Amount,
+        /// Needed.
+        needed: Amount,
+    },
+    /// 96: the timelock is not over.
+    TimelockNotOver {
+        /// Proposal.
+        proposal: u64,
+        /// Earliest execution (s).
+        eta: u64,
+    },
+    /// 97: the queued proposal expired.
+    ProposalExpired {
+        /// Proposal.
+        proposal: u64,
+        /// Expiry (s).
+        expires_at: u64,
+    },
+    /// 98: a parameter value outside its declared bounds.
+    OutOfBounds {
+        /// Path.
+        path: String,
+        /// Value asked.
+        value: Amount,
+    },
+    /// 99: the proposal was already executed.
+    AlreadyExecuted {
+        /// Proposal.
+        proposal: u64,
+    },
+    /// 100: only the proposer may cancel.
+    NotProposer {
+        /// Proposal.
+        proposal: u64,
+        /// Caller.
+        account: AccountId,
+    },
+    /// 101: only the guardian may do this.
+    NotGuardian {
+        /// Caller.
+        account: AccountId,
+    },
+    /// 102: no proposal with this id.
+    UnknownProposal {
+        /// Proposal.
+        proposal: u64,
+    },
+    /// 103: the voting period is not over yet.
+    VotingNotOver {
+        /// Proposal.
+        proposal: u64,
+        /// End of voting (s).
+        ends_at: u64,
+    },
+    /// 104: the proposal is not in the state the command needs (cancelled, vetoed, not queued).
+    ProposalNotInState {
+        /// Proposal.
+        proposal: u64,
+        /// Its status.
+        status: String,
+    },
+    /// 105: an action (or transfer) that cannot be applied: undeclared parameter, unknown layer,
+    /// layers of different assets, a layer not holding the amount, an invalid new configuration.
+    InvalidAction {
+        /// Why.
+        reason: String,
+    },
 }
 
 impl Rejection {
@@ -537,6 +726,36 @@ impl Rejection {
             Rejection::SeedWithoutRandomAdl { .. } => 70,
             Rejection::NoStabilityDeposit { .. } => 50,
             Rejection::StabilityPoolCannotAbsorb { .. } => 51,
+            Rejection::ClaimsNotConfigured => 110,
+            Rejection::NotAssessor { .. } => 111,
+            Rejection::BadLossWindow { .. } => 112,
+            Rejection::UnknownIncident { .. } => 113,
+            Rejection::FilingClosed { .. } => 114,
+            Rejection::UnknownClaim { .. } => 115,
+            Rejection::AssessmentClosed { .. } => 116,
+            Rejection::AlreadyAssessed { .. } => 117,
+            Rejection::ApprovedAboveClaim { .. } => 118,
+            Rejection::AssessmentNotOver { .. } => 119,
+            Rejection::IncidentAlreadyPaid { .. } => 120,
+            Rejection::NotClaimant { .. } => 121,
+            Rejection::NothingVested { .. } => 122,
+            Rejection::IncidentNotPaid { .. } => 123,
+            Rejection::GovernanceNotConfigured => 90,
+            Rejection::NotEnoughPower { .. } => 91,
+            Rejection::VotingClosed { .. } => 92,
+            Rejection::AlreadyVoted { .. } => 93,
+            Rejection::QuorumNotMet { .. } => 94,
+            Rejection::ApprovalNotMet { .. } => 95,
+            Rejection::TimelockNotOver { .. } => 96,
+            Rejection::ProposalExpired { .. } => 97,
+            Rejection::OutOfBounds { .. } => 98,
+            Rejection::AlreadyExecuted { .. } => 99,
+            Rejection::NotProposer { .. } => 100,
+            Rejection::NotGuardian { .. } => 101,
+            Rejection::UnknownProposal { .. } => 102,
+            Rejection::VotingNotOver { .. } => 103,
+            Rejection::ProposalNotInState { .. } => 104,
+            Rejection::InvalidAction { .. } => 105,
         }
     }
 
@@ -767,6 +986,84 @@ impl core::fmt::Display for Rejection {
                 f,
                 "stability pool {pool:?} is at its minimum and no other borrower can take the debt"
             ),
+            Rejection::ClaimsNotConfigured => write!(f, "the venue has no [claims] table"),
+            Rejection::NotAssessor { account } => {
+                write!(f, "account {} is not a claims assessor", account.0)
+            }
+            Rejection::BadLossWindow { loss_start, loss_end, now } => write!(
+                f,
+                "loss window {loss_start}..{loss_end} is reversed or ends after now ({now})"
+            ),
+            Rejection::UnknownIncident { incident } => write!(f, "no incident {incident}"),
+            Rejection::FilingClosed { incident, filing_end } => {
+                write!(f, "filing for incident {incident} closed at {filing_end}")
+            }
+            Rejection::UnknownClaim { claim } => write!(f, "no claim {claim}"),
+            Rejection::AssessmentClosed { incident, assessment_end } => {
+                write!(f, "assessment for incident {incident} closed at {assessment_end}")
+            }
+            Rejection::AlreadyAssessed { claim } => write!(f, "claim {claim} is already assessed"),
+            Rejection::ApprovedAboveClaim { claim, claimed, approved } => write!(
+                f,
+                "claim {claim}: approved {approved} is negative or above the {claimed} claimed"
+            ),
+            Rejection::AssessmentNotOver { incident, assessment_end } => {
+                write!(f, "claims of incident {incident} cannot be paid before {assessment_end}")
+            }
+            Rejection::IncidentAlreadyPaid { incident } => {
+                write!(f, "claims of incident {incident} were already paid")
+            }
+            Rejection::NotClaimant { claim, account } => {
+                write!(f, "account {} is not the claimant of claim {claim}", account.0)
+            }
+            Rejection::NothingVested { claim } => {
+                write!(f, "nothing of claim {claim}'s payout is left to withdraw yet")
+            }
+            Rejection::IncidentNotPaid { incident } => {
+                write!(f, "incident {incident}'s claims are not paid yet; recoveries wait")
+            }
+            Rejection::GovernanceNotConfigured => write!(f, "the venue has no governance"),
+            Rejection::NotEnoughPower { account, power, needed } => {
+                write!(f, "account {} has voting power {power}, needs {needed}", account.0)
+            }
+            Rejection::VotingClosed { proposal, ends_at } => {
+                write!(f, "voting on proposal {proposal} closed (ended at {ends_at})")
+            }
+            Rejection::AlreadyVoted { proposal, voter } => {
+                write!(f, "account {} already voted on proposal {proposal}", voter.0)
+            }
+            Rejection::QuorumNotMet { proposal, cast, quorum } => {
+                write!(f, "proposal {proposal}: {cast} votes cast, quorum {quorum}")
+            }
+            Rejection::ApprovalNotMet { proposal, votes_for, needed } => {
+                write!(f, "proposal {proposal}: {votes_for} votes for, needs {needed}")
+            }
+            Rejection::TimelockNotOver { proposal, eta } => {
+                write!(f, "proposal {proposal} is timelocked until {eta}")
+            }
+            Rejection::ProposalExpired { proposal, expires_at } => {
+                write!(f, "proposal {proposal} expired at {expires_at}")
+            }
+            Rejection::OutOfBounds { path, value } => {
+                write!(f, "{value} is outside the bounds of {path}")
+            }
+            Rejection::AlreadyExecuted { proposal } => {
+                write!(f, "proposal {proposal} was already executed")
+            }
+            Rejection::NotProposer { proposal, account } => {
+                write!(f, "account {} did not propose proposal {proposal}", account.0)
+            }
+            Rejection::NotGuardian { account } => {
+                write!(f, "account {} is not the guardian", account.0)
+            }
+            Rejection::UnknownProposal { proposal } => write!(f, "no proposal {proposal}"),
+            Rejection::VotingNotOver { proposal, ends_at } => {
+                write!(f, "voting on proposal {proposal} runs until {ends_at}")
+            }
+            Rejection::ProposalNotInState { proposal, status } => {
+                write!(f, "proposal {proposal} is {status}")
+            }
+            Rejection::InvalidAction { reason } => write!(f, "invalid: {reason}"),
         }
     }
 }

@@ -85,6 +85,27 @@ pub const COMMANDS: &[(&str, &[&str])] = &[
     ("update_status", &[]),
     ("set_status", &["status"]),
     ("unpause", &["asset"]),
+    ("transfer", &["from", "to", "asset", "amount"]),
+    ("delegate", &["account", "to"]),
+    (
+        "propose",
+        &[
+            "proposer", "action", "path", "value", "asset", "from", "to", "amount", "market",
+            "layer", "auction",
+        ],
+    ),
+    ("vote", &["voter", "proposal", "support"]),
+    ("queue", &["proposal"]),
+    ("execute", &["proposal"]),
+    ("cancel", &["proposer", "proposal"]),
+    ("veto", &["guardian", "proposal"]),
+    ("guardian_pause", &["guardian", "asset"]),
+    ("declare_incident", &["declarer", "market", "loss_start", "loss_end"]),
+    ("file_claim", &["account", "incident", "amount", "evidence"]),
+    ("assess_claim", &["assessor", "claim", "approve", "approved_amount"]),
+    ("pay_claims", &["incident"]),
+    ("claim_vested", &["account", "claim"]),
+    ("recover_incident", &["incident", "amount"]),
 ];
 
 /// Parses a whole script against a venue.
@@ -348,6 +369,113 @@ impl<'a> LineParser<'a> {
                 Some(Command::SetStatus { status })
             }
             "unpause" => Some(Command::Unpause { asset: self.asset("asset")? }),
+            "transfer" => {
+                let (from, to) = (self.account("from"), self.account("to"));
+                let (asset, amount) = (self.asset("asset"), self.amount("amount"));
+                Some(Command::Transfer { from: from?, to: to?, asset: asset?, amount: amount? })
+            }
+            "delegate" => {
+                let (account, to) = (self.account("account"), self.account("to"));
+                Some(Command::Delegate { account: account?, to: to? })
+            }
+            "propose" => {
+                let proposer = self.account("proposer");
+                let action = self.governance_action();
+                Some(Command::Propose { proposer: proposer?, actions: vec![action?] })
+            }
+            "vote" => {
+                let (voter, proposal) = (self.account("voter"), self.number("proposal"));
+                let support = match self.required("support") {
+                    Some("true") => Some(true),
+                    Some("false") => Some(false),
+                    Some(other) => {
+                        self.error(
+                            Some("support"),
+                            format!("expected true or false, found {other:?}"),
+                        );
+                        None
+                    }
+                    None => None,
+                };
+                Some(Command::Vote { voter: voter?, proposal: proposal?, support: support? })
+            }
+            "queue" => Some(Command::Queue { proposal: self.number("proposal")? }),
+            "execute" => Some(Command::Execute { proposal: self.number("proposal")? }),
+            "cancel" => {
+                let (proposer, proposal) = (self.account("proposer"), self.number("proposal"));
+                Some(Command::Cancel { proposer: proposer?, proposal: proposal? })
+            }
+            "veto" => {
+                let (guardian, proposal) = (self.account("guardian"), self.number("proposal"));
+                Some(Command::Veto { guardian: guardian?, proposal: proposal? })
+            }
+            "guardian_pause" => {
+                let (guardian, asset) = (self.account("guardian"), self.asset("asset"));
+                Some(Command::GuardianPause { guardian: guardian?, asset: asset? })
+            }
+            "declare_incident" => {
+                let declarer = self.account("declarer");
+                let market = self.any_market("market");
+                let loss_start = self.number("loss_start");
+                let loss_end = self.number("loss_end");
+                Some(Command::DeclareIncident {
+                    declarer: declarer?,
+                    market: market?,
+                    loss_start: loss_start?,
+                    loss_end: loss_end?,
+                })
+            }
+            "file_claim" => {
+                let account = self.account("account");
+                let incident = self.number("incident");
+                let amount = self.amount("amount");
+                let evidence = self.required("evidence").map(str::to_owned);
+                Some(Command::FileClaim {
+                    account: account?,
+                    incident: incident?,
+                    amount: amount?,
+                    evidence: evidence?,
+                })
+            }
+            "assess_claim" => {
+                let assessor = self.account("assessor");
+                let claim = self.number("claim");
+                let approve = match self.required("approve") {
+                    Some("true") => Some(true),
+                    Some("false") => Some(false),
+                    Some(other) => {
+                        self.error(
+                            Some("approve"),
+                            format!("expected true or false, found {other:?}"),
+                        );
+                        None
+                    }
+                    None => None,
+                };
+                // Optional: a rejection needs no amount.
+                let approved_amount = if self.optional("approved_amount").is_some() {
+                    self.amount("approved_amount")
+                } else {
+                    Some(Amount::ZERO)
+                };
+                Some(Command::AssessClaim {
+                    assessor: assessor?,
+                    claim: claim?,
+                    approve: approve?,
+                    approved_amount: approved_amount?,
+                })
+            }
+            "pay_claims" => Some(Command::PayClaims { incident: self.number("incident")? }),
+            "claim_vested" => {
+                let account = self.account("account");
+                let claim = self.number("claim");
+                Some(Command::ClaimVested { account: account?, claim: claim? })
+            }
+            "recover_incident" => {
+                let incident = self.number("incident");
+                let amount = self.amount("amount");
+                Some(Command::RecoverIncident { incident: incident?, amount: amount? })
+            }
             _ => {
                 self.error(None, format!("unknown command {name:?}"));
                 None
@@ -428,6 +556,46 @@ impl<'a> LineParser<'a> {
                     let market = self.market("unpaid_loss");
                     Some(LiquidationTarget::UnpaidLoss { market: market?, collateral: collateral? })
                 }
+            }
+        }
+    }
+
+    /// The one action of a `propose` line (`action=<name>` and that action's keys).
+    fn governance_action(&mut self) -> Option<crate::governance::Action> {
+        use crate::governance::Action;
+        let text = |parser: &mut Self, key: &str| parser.required(key).map(str::to_owned);
+        match self.required("action")? {
+            "set_parameter" => {
+                let (path, value) = (text(self, "path"), self.amount("value"));
+                Some(Action::SetParameter { path: path?, value: value? })
+            }
+            "pause_market" => Some(Action::PauseMarket { asset: self.asset("asset")? }),
+            "unpause_market" => Some(Action::UnpauseMarket { asset: self.asset("asset")? }),
+            "reallocate_funds" => {
+                let (from, to, amount) =
+                    (text(self, "from"), text(self, "to"), self.amount("amount"));
+                Some(Action::ReallocateFunds { from: from?, to: to?, amount: amount? })
+            }
+            "activate_layer" | "deactivate_layer" => {
+                let activate = self.optional("action") == Some("activate_layer");
+                let (market, layer) = (text(self, "market")?, text(self, "layer")?);
+                Some(if activate {
+                    Action::ActivateLayer { market, layer }
+                } else {
+                    Action::DeactivateLayer { market, layer }
+                })
+            }
+            "approve_recap" => Some(Action::ApproveRecap { auction: self.number("auction")? }),
+            other => {
+                self.error(
+                    Some("action"),
+                    format!(
+                        "unknown action {other:?}; known: set_parameter, pause_market, \
+                         unpause_market, reallocate_funds, activate_layer, deactivate_layer, \
+                         approve_recap"
+                    ),
+                );
+                None
             }
         }
     }

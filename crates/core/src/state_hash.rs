@@ -137,6 +137,8 @@ fn global_digest(state: &State, account_sum: [u64; 4]) -> StateHash {
         hasher.update(auction.started_at.to_le_bytes());
     }
     hash_safety_net(&mut hasher, &state.net);
+    crate::claims::hash_claims(&mut hasher, &state.claims);
+    crate::governance::hash_governance(&mut hasher, &state.governance);
     hasher.update((state.accounts.len() as u64).to_le_bytes());
     for limb in account_sum {
         hasher.update(limb.to_le_bytes());
