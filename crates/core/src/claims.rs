@@ -336,6 +336,32 @@ impl Engine {
     ) -> Result<Vec<Event>, Rejection> {
         let config = self.claims_config()?;
         self.check_assessor(&config, declarer, true)?;
+        self.declare_incident_unchecked(&config, declarer, market, loss_start, loss_end)
+    }
+
+    /// `DeclareIncident` as a governance proposal action: no declarer role is needed (the vote
+    /// is the authority), every other rule holds (known market, `loss_start ≤ loss_end ≤ now`).
+    /// The incident and its event name the proposer of the executed proposal as declarer.
+    pub(crate) fn declare_incident_by_governance(
+        &mut self,
+        proposer: AccountId,
+        market: MarketRef,
+        loss_start: u64,
+        loss_end: u64,
+    ) -> Result<Vec<Event>, Rejection> {
+        let config = self.claims_config()?;
+        self.declare_incident_unchecked(&config, proposer, market, loss_start, loss_end)
+    }
+
+    /// The declaration rules after the authority check.
+    fn declare_incident_unchecked(
+        &mut self,
+        config: &ClaimsConfig,
+        declarer: AccountId,
+        market: MarketRef,
+        loss_start: u64,
+        loss_end: u64,
+    ) -> Result<Vec<Event>, Rejection> {
         let asset = self.market_asset_checked(market)?;
         let now = self.state.now;
         if loss_start > loss_end || loss_end > now {
@@ -428,6 +454,31 @@ impl Engine {
     ) -> Result<Vec<Event>, Rejection> {
         let config = self.claims_config()?;
         self.check_assessor(&config, assessor, false)?;
+        self.assess_claim_unchecked(assessor, claim_id, approve, approved_amount)
+    }
+
+    /// `AssessClaim` as a governance proposal action: no assessor role is needed (the vote is
+    /// the authority), every other rule holds (once per claim, before the assessment deadline,
+    /// `approved ≤ claimed`). The event names the proposer of the executed proposal.
+    pub(crate) fn assess_claim_by_governance(
+        &mut self,
+        proposer: AccountId,
+        claim_id: u64,
+        approve: bool,
+        approved_amount: Amount,
+    ) -> Result<Vec<Event>, Rejection> {
+        self.claims_config()?;
+        self.assess_claim_unchecked(proposer, claim_id, approve, approved_amount)
+    }
+
+    /// The assessment rules after the authority check.
+    fn assess_claim_unchecked(
+        &mut self,
+        assessor: AccountId,
+        claim_id: u64,
+        approve: bool,
+        approved_amount: Amount,
+    ) -> Result<Vec<Event>, Rejection> {
         let mut claim = self.claim(claim_id)?;
         let incident = self.incident(claim.incident)?;
         if self.state.now >= incident.assessment_end {

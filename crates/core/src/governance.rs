@@ -108,6 +108,70 @@ pub enum Action {
         /// Recap auction id.
         auction: u64,
     },
+    /// Pays an incident's approved claims through the claims module's pay path (`PayClaims`;
+    /// the direct command stays permissionless, see docs/governance.md).
+    PayClaims {
+        /// Incident id.
+        incident: u64,
+    },
+    /// Assesses a claim by governance vote (instead of an assessor); must execute before the
+    /// incident's assessment deadline.
+    AssessClaim {
+        /// Claim id.
+        claim: u64,
+        /// Approve (true) or reject (false).
+        approve: bool,
+        /// Amount approved (ignored when rejecting).
+        approved_amount: Amount,
+    },
+    /// Declares an incident by governance vote (instead of a declarer): the claims module's
+    /// declaration rules, with the proposer named as declarer.
+    DeclareIncident {
+        /// Market (lending asset symbol or perp name).
+        market: String,
+        /// Start of the loss window (`loss_start ≤ loss_end ≤` execution time).
+        loss_start: u64,
+        /// End of the loss window.
+        loss_end: u64,
+    },
+    /// Opens recapitalisation auctions (mints the `[recap]` token) for a market's whole
+    /// uncovered deficit, even when its waterfall has no `recap` layer.
+    MintAndAuction {
+        /// Market (lending asset symbol or perp name).
+        market: String,
+    },
+    /// Adds a `[[cover]]` entry and inserts `cover:<name>` into a market's waterfall.
+    AddCover {
+        /// Unique cover name.
+        name: String,
+        /// Asset of the cover.
+        asset: String,
+        /// Most the cover pays over its term.
+        limit: Amount,
+        /// Attachment point.
+        attachment: Amount,
+        /// Premium per year as a fraction of the limit.
+        premium_rate: Ratio,
+        /// Market whose waterfall gets the cover.
+        market: String,
+        /// Index in the waterfall at which `cover:<name>` is inserted (0 = first; at most the
+        /// number of layers).
+        position: u64,
+    },
+}
+
+impl Action {
+    /// Whether the action works on the engine state directly (claims, recap auctions) rather
+    /// than on copies of the configuration and safety net.
+    fn works_on_engine(&self) -> bool {
+        matches!(
+            self,
+            Action::PayClaims { .. }
+                | Action::AssessClaim { .. }
+                | Action::DeclareIncident { .. }
+                | Action::MintAndAuction { .. }
+        )
+    }
 }
 
 /// Where a proposal is in its lifecycle.
@@ -513,6 +577,24 @@ impl Engine {
         if self.state.now >= expires_at {
             return Err(Rejection::ProposalExpired { proposal: id, expires_at });
         }
+        if proposal.actions.iter().any(Action::works_on_engine) {
+            // Actions that go through other modules' handlers write the engine as they go:
+            // a copy of the whole engine is restored if any later action (or the final
+            // validation) fails, so the execution stays atomic.
+            let backup = self.clone();
+            return match self.execute_in_place(&config, id, &proposal) {
+                Ok(mut events) => {
+                    proposal.status = ProposalStatus::Executed;
+                    self.state.governance.proposals.insert(id, proposal);
+                    events.push(Event::ProposalExecuted { proposal: id });
+                    Ok(events)
+                }
+                Err(rejection) => {
+                    *self = backup;
+                    Err(rejection)
+                }
+            };
+        }
         // Atomic: every action is applied to copies, then everything is committed at once.
         let mut venue = (*self.config).clone();
         let mut net = self.state.net.clone();
@@ -532,6 +614,88 @@ impl Engine {
             *Arc::make_mut(&mut self.config) = venue;
         }
         events.push(Event::ProposalExecuted { proposal: id });
+        Ok(events)
+    }
+
+    /// Applies a proposal's actions one by one to the live engine (the caller restores a
+    /// backup on error): configuration actions are applied to a copy that is installed (tables
+    /// rebuilt) before the next action, engine actions call their module's handler.
+    fn execute_in_place(
+        &mut self,
+        config: &GovernanceConfig,
+        id: u64,
+        proposal: &Proposal,
+    ) -> Result<Vec<Event>, Rejection> {
+        let _ = id;
+        let mut events = Vec::new();
+        for action in &proposal.actions {
+            self.check_action_static(config, action)?;
+            match action {
+                Action::PayClaims { incident } => events.extend(self.pay_claims(*incident)?),
+                Action::AssessClaim { claim, approve, approved_amount } => {
+                    events.extend(self.assess_claim_by_governance(
+                        proposal.proposer,
+                        *claim,
+                        *approve,
+                        *approved_amount,
+                    )?)
+                }
+                Action::DeclareIncident { market, loss_start, loss_end } => {
+                    let market_ref = self
+                        .config
+                        .market_ref(market)
+                        .ok_or_else(|| invalid(format!("unknown market {market:?}")))?;
+                    events.extend(self.declare_incident_by_governance(
+                        proposal.proposer,
+                        market_ref,
+                        *loss_start,
+                        *loss_end,
+                    )?);
+                }
+                Action::MintAndAuction { market } => {
+                    events.extend(self.mint_and_auction(market)?);
+                }
+                _ => {
+                    let mut venue = (*self.config).clone();
+                    let mut net = self.state.net.clone();
+                    self.apply_action(&mut venue, &mut net, action, &mut events)?;
+                    self.state.net = net;
+                    if venue != *self.config {
+                        self.tables = Tables::new(&venue);
+                        *Arc::make_mut(&mut self.config) = venue;
+                    }
+                }
+            }
+        }
+        self.config
+            .validate()
+            .map_err(|error| invalid(format!("the new configuration is invalid: {error}")))?;
+        Ok(events)
+    }
+
+    /// `MintAndAuction`: opens recapitalisation auctions for the market's whole uncovered
+    /// deficit through the recap module (which cuts it into auctions of `[recap] bid`).
+    fn mint_and_auction(&mut self, market: &str) -> Result<Vec<Event>, Rejection> {
+        if self.config.recap.is_none() {
+            return Err(Rejection::RecapNotConfigured);
+        }
+        let market_ref = self
+            .config
+            .market_ref(market)
+            .ok_or_else(|| invalid(format!("unknown market {market:?}")))?;
+        let deficit = self.deficit_of(market_ref);
+        if !deficit.is_positive() {
+            return Err(invalid(format!("{market} has no uncovered deficit")));
+        }
+        // The auctions sit after the market's last layer: nothing is walked after them.
+        let position = self.tables.waterfalls.get(&market_ref).map_or(0, Vec::len);
+        let mut events = Vec::new();
+        self.open_recap_auction(market_ref, deficit, position, &mut events)?;
+        if events.is_empty() {
+            return Err(invalid(format!(
+                "no recapitalisation auction could be opened for {market} (mint cap)"
+            )));
+        }
         Ok(events)
     }
 
@@ -579,7 +743,50 @@ impl Engine {
                     .map_err(|_| Rejection::UnknownLayer { layer: layer.clone() })?;
                 Ok(())
             }
-            Action::ApproveRecap { .. } => Ok(()),
+            Action::ApproveRecap { .. } | Action::PayClaims { .. } => Ok(()),
+            Action::AssessClaim { approved_amount, .. } => {
+                if approved_amount.is_negative() {
+                    return Err(Rejection::NotPositive { field: "approved_amount" });
+                }
+                Ok(())
+            }
+            Action::DeclareIncident { market, loss_start, loss_end } => {
+                if self.config.claims.is_none() {
+                    return Err(Rejection::ClaimsNotConfigured);
+                }
+                if self.config.market_ref(market).is_none() {
+                    return Err(invalid(format!("unknown market {market:?}")));
+                }
+                if loss_start > loss_end {
+                    return Err(Rejection::BadLossWindow {
+                        loss_start: *loss_start,
+                        loss_end: *loss_end,
+                        now: self.state.now,
+                    });
+                }
+                Ok(())
+            }
+            Action::MintAndAuction { market } => {
+                if self.config.recap.is_none() {
+                    return Err(Rejection::RecapNotConfigured);
+                }
+                if self.config.market_ref(market).is_none() {
+                    return Err(invalid(format!("unknown market {market:?}")));
+                }
+                Ok(())
+            }
+            Action::AddCover { name, asset, market, .. } => {
+                if self.config.market_ref(market).is_none() {
+                    return Err(invalid(format!("unknown market {market:?}")));
+                }
+                if self.config.asset_id(asset).is_none() {
+                    return Err(invalid(format!("unknown asset {asset:?}")));
+                }
+                if name.is_empty() {
+                    return Err(invalid("a cover needs a name".to_owned()));
+                }
+                Ok(())
+            }
         }
     }
 
@@ -725,6 +932,53 @@ impl Engine {
                 }
                 state.approved = true;
                 events.push(Event::RecapApproved { auction: *auction });
+            }
+            Action::AddCover { name, asset, limit, attachment, premium_rate, market, position } => {
+                if venue.covers.iter().any(|cover| &cover.name == name) {
+                    return Err(invalid(format!("cover {name:?} already exists")));
+                }
+                let layer = format!("cover:{name}");
+                let index = usize::try_from(*position)
+                    .map_err(|_| Rejection::Overflow { context: "waterfall position" })?;
+                match venue.waterfalls.iter_mut().find(|waterfall| &waterfall.market == market) {
+                    Some(waterfall) => {
+                        if index > waterfall.layers.len() {
+                            return Err(invalid(format!(
+                                "position {position} is past the end of {market}'s waterfall \
+                                 ({} layers)",
+                                waterfall.layers.len()
+                            )));
+                        }
+                        waterfall.layers.insert(index, layer.clone());
+                    }
+                    None if index == 0 => {
+                        venue.waterfalls.push(crate::backstop::layers::WaterfallConfig {
+                            market: market.clone(),
+                            layers: vec![layer.clone()],
+                        });
+                    }
+                    None => {
+                        return Err(invalid(format!(
+                            "{market} has no waterfall: position must be 0"
+                        )));
+                    }
+                }
+                venue.covers.push(crate::backstop::layers::CoverConfig {
+                    name: name.clone(),
+                    asset: asset.clone(),
+                    limit: *limit,
+                    attachment: *attachment,
+                    premium_rate: *premium_rate,
+                });
+                // The new cover's state slot (never bought: term_end 0).
+                net.covers.push(crate::backstop::net::CoverState::default());
+                events.push(Event::LayerActivated { market: market.clone(), layer });
+            }
+            Action::PayClaims { .. }
+            | Action::AssessClaim { .. }
+            | Action::DeclareIncident { .. }
+            | Action::MintAndAuction { .. } => {
+                return Err(invalid("this action runs on the engine, not on a copy".to_owned()));
             }
         }
         Ok(())
@@ -884,6 +1138,36 @@ fn hash_action(hasher: &mut sha2::Sha256, action: &Action) {
         Action::ApproveRecap { auction } => {
             hasher.update([6]);
             hasher.update(auction.to_le_bytes());
+        }
+        Action::PayClaims { incident } => {
+            hasher.update([7]);
+            hasher.update(incident.to_le_bytes());
+        }
+        Action::AssessClaim { claim, approve, approved_amount } => {
+            hasher.update([8]);
+            hasher.update(claim.to_le_bytes());
+            hasher.update([u8::from(*approve)]);
+            hasher.update(approved_amount.raw().to_le_bytes());
+        }
+        Action::MintAndAuction { market } => {
+            hasher.update([9]);
+            text(hasher, market);
+        }
+        Action::AddCover { name, asset, limit, attachment, premium_rate, market, position } => {
+            hasher.update([10]);
+            text(hasher, name);
+            text(hasher, asset);
+            hasher.update(limit.raw().to_le_bytes());
+            hasher.update(attachment.raw().to_le_bytes());
+            hasher.update(premium_rate.raw().to_le_bytes());
+            text(hasher, market);
+            hasher.update(position.to_le_bytes());
+        }
+        Action::DeclareIncident { market, loss_start, loss_end } => {
+            hasher.update([11]);
+            text(hasher, market);
+            hasher.update(loss_start.to_le_bytes());
+            hasher.update(loss_end.to_le_bytes());
         }
     }
 }

@@ -652,6 +652,8 @@ pub enum Rejection {
         /// Why.
         reason: String,
     },
+    /// 106: a governance `MintAndAuction` action on a venue without a `[recap]` section.
+    RecapNotConfigured,
 }
 
 impl Rejection {
@@ -756,6 +758,7 @@ impl Rejection {
             Rejection::VotingNotOver { .. } => 103,
             Rejection::ProposalNotInState { .. } => 104,
             Rejection::InvalidAction { .. } => 105,
+            Rejection::RecapNotConfigured => 106,
         }
     }
 
@@ -1064,6 +1067,9 @@ impl core::fmt::Display for Rejection {
                 write!(f, "proposal {proposal} is {status}")
             }
             Rejection::InvalidAction { reason } => write!(f, "invalid: {reason}"),
+            Rejection::RecapNotConfigured => {
+                write!(f, "the venue has no [recap] section: nothing can be minted")
+            }
         }
     }
 }

@@ -90,8 +90,28 @@ pub const COMMANDS: &[(&str, &[&str])] = &[
     (
         "propose",
         &[
-            "proposer", "action", "path", "value", "asset", "from", "to", "amount", "market",
-            "layer", "auction",
+            "proposer",
+            "action",
+            "path",
+            "value",
+            "asset",
+            "from",
+            "to",
+            "amount",
+            "market",
+            "layer",
+            "auction",
+            "incident",
+            "claim",
+            "approve",
+            "approved_amount",
+            "name",
+            "limit",
+            "attachment",
+            "premium_rate",
+            "position",
+            "loss_start",
+            "loss_end",
         ],
     ),
     ("vote", &["voter", "proposal", "support"]),
@@ -586,13 +606,76 @@ impl<'a> LineParser<'a> {
                 })
             }
             "approve_recap" => Some(Action::ApproveRecap { auction: self.number("auction")? }),
+            "pay_claims" => Some(Action::PayClaims { incident: self.number("incident")? }),
+            "assess_claim" => {
+                let claim = self.number("claim");
+                let approve = match self.required("approve") {
+                    Some("true") => Some(true),
+                    Some("false") => Some(false),
+                    Some(other) => {
+                        self.error(
+                            Some("approve"),
+                            format!("expected true or false, found {other:?}"),
+                        );
+                        None
+                    }
+                    None => None,
+                };
+                // Optional: a rejection needs no amount.
+                let approved_amount = if self.optional("approved_amount").is_some() {
+                    self.amount("approved_amount")
+                } else {
+                    Some(Amount::ZERO)
+                };
+                Some(Action::AssessClaim {
+                    claim: claim?,
+                    approve: approve?,
+                    approved_amount: approved_amount?,
+                })
+            }
+            "mint_and_auction" => Some(Action::MintAndAuction { market: text(self, "market")? }),
+            "declare_incident" => {
+                let market = text(self, "market");
+                let (loss_start, loss_end) = (self.number("loss_start"), self.number("loss_end"));
+                Some(Action::DeclareIncident {
+                    market: market?,
+                    loss_start: loss_start?,
+                    loss_end: loss_end?,
+                })
+            }
+            "add_cover" => {
+                let (name, asset, market) =
+                    (text(self, "name"), text(self, "asset"), text(self, "market"));
+                let (limit, position) = (self.amount("limit"), self.number("position"));
+                // Optional like in [[cover]]: attachment and premium_rate default to 0.
+                let attachment = if self.optional("attachment").is_some() {
+                    self.amount("attachment")
+                } else {
+                    Some(Amount::ZERO)
+                };
+                let premium_rate = if self.optional("premium_rate").is_some() {
+                    self.ratio("premium_rate")
+                } else {
+                    Some(Ratio::ZERO)
+                };
+                Some(Action::AddCover {
+                    name: name?,
+                    asset: asset?,
+                    limit: limit?,
+                    attachment: attachment?,
+                    premium_rate: premium_rate?,
+                    market: market?,
+                    position: position?,
+                })
+            }
             other => {
                 self.error(
                     Some("action"),
                     format!(
                         "unknown action {other:?}; known: set_parameter, pause_market, \
                          unpause_market, reallocate_funds, activate_layer, deactivate_layer, \
-                         approve_recap"
+                         approve_recap, pay_claims, assess_claim, declare_incident, \
+                         mint_and_auction, add_cover"
                     ),
                 );
                 None
