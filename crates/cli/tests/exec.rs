@@ -363,3 +363,19 @@ fn umbrella_crash_is_paid_by_the_offset_then_the_stakers() {
         ]
     );
 }
+
+/// The claims and governance examples run through the real binary with no rejection.
+#[test]
+fn claims_and_governance_examples_run_clean() {
+    for (script, venue) in
+        [("exploit-claims.script", "exploit-claims.toml"), ("governance.script", "governance.toml")]
+    {
+        let output =
+            exec(&examples().join(script), &examples().join(venue), &["--fail-on-rejection"]);
+        assert!(output.status.success(), "{script}: {}", String::from_utf8_lossy(&output.stderr));
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let summary: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+        assert_eq!(summary["summary"]["commands_rejected"], 0, "{script}");
+        assert!(summary["summary"]["state_hash"].as_str().unwrap().len() == 64);
+    }
+}
