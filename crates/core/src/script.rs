@@ -405,18 +405,7 @@ impl<'a> LineParser<'a> {
             }
             "vote" => {
                 let (voter, proposal) = (self.account("voter"), self.number("proposal"));
-                let support = match self.required("support") {
-                    Some("true") => Some(true),
-                    Some("false") => Some(false),
-                    Some(other) => {
-                        self.error(
-                            Some("support"),
-                            format!("expected true or false, found {other:?}"),
-                        );
-                        None
-                    }
-                    None => None,
-                };
+                let support = self.boolean("support");
                 Some(Command::Vote { voter: voter?, proposal: proposal?, support: support? })
             }
             "queue" => Some(Command::Queue { proposal: self.number("proposal")? }),
@@ -460,24 +449,9 @@ impl<'a> LineParser<'a> {
             "assess_claim" => {
                 let assessor = self.account("assessor");
                 let claim = self.number("claim");
-                let approve = match self.required("approve") {
-                    Some("true") => Some(true),
-                    Some("false") => Some(false),
-                    Some(other) => {
-                        self.error(
-                            Some("approve"),
-                            format!("expected true or false, found {other:?}"),
-                        );
-                        None
-                    }
-                    None => None,
-                };
+                let approve = self.boolean("approve");
                 // Optional: a rejection needs no amount.
-                let approved_amount = if self.optional("approved_amount").is_some() {
-                    self.amount("approved_amount")
-                } else {
-                    Some(Amount::ZERO)
-                };
+                let approved_amount = self.optional_amount("approved_amount");
                 Some(Command::AssessClaim {
                     assessor: assessor?,
                     claim: claim?,
@@ -609,24 +583,9 @@ impl<'a> LineParser<'a> {
             "pay_claims" => Some(Action::PayClaims { incident: self.number("incident")? }),
             "assess_claim" => {
                 let claim = self.number("claim");
-                let approve = match self.required("approve") {
-                    Some("true") => Some(true),
-                    Some("false") => Some(false),
-                    Some(other) => {
-                        self.error(
-                            Some("approve"),
-                            format!("expected true or false, found {other:?}"),
-                        );
-                        None
-                    }
-                    None => None,
-                };
+                let approve = self.boolean("approve");
                 // Optional: a rejection needs no amount.
-                let approved_amount = if self.optional("approved_amount").is_some() {
-                    self.amount("approved_amount")
-                } else {
-                    Some(Amount::ZERO)
-                };
+                let approved_amount = self.optional_amount("approved_amount");
                 Some(Action::AssessClaim {
                     claim: claim?,
                     approve: approve?,
@@ -681,6 +640,23 @@ impl<'a> LineParser<'a> {
                 None
             }
         }
+    }
+
+    /// A `true`/`false` value of a required key.
+    fn boolean(&mut self, key: &str) -> Option<bool> {
+        match self.required(key)? {
+            "true" => Some(true),
+            "false" => Some(false),
+            other => {
+                self.error(Some(key), format!("expected true or false, found {other:?}"));
+                None
+            }
+        }
+    }
+
+    /// An amount that may be left out (zero then).
+    fn optional_amount(&mut self, key: &str) -> Option<Amount> {
+        if self.optional(key).is_some() { self.amount(key) } else { Some(Amount::ZERO) }
     }
 
     /// The value of a key, if given.
