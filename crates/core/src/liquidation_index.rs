@@ -170,30 +170,13 @@ impl LiquidationIndex {
         if !account.has_liabilities() {
             return IndexEntry::None;
         }
-        let open: Vec<usize> = account
-            .positions
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| !p.is_flat())
-            .map(|(i, _)| i)
-            .collect();
-        let debts: Vec<usize> = account
-            .holdings
-            .iter()
-            .enumerate()
-            .filter(|(_, h)| h.debt_shares.is_positive())
-            .map(|(i, _)| i)
-            .collect();
-        let balances: Vec<usize> = account
-            .holdings
-            .iter()
-            .enumerate()
-            .filter(|(_, h)| h.balance.is_positive())
-            .map(|(i, _)| i)
-            .collect();
-        let entry = match (open.as_slice(), debts.as_slice()) {
-            ([], [debt]) => lending_entry(tables, account, *debt, &balances),
-            ([market], []) => perp_entry(tables, account, *market, &balances),
+        // Counted without allocating: this runs at every commit of an account.
+        let open = only_match(account.positions.iter().map(|position| !position.is_flat()));
+        let debts =
+            only_match(account.holdings.iter().map(|holding| holding.debt_shares.is_positive()));
+        let entry = match (open, debts) {
+            (Matches::None, Matches::One(debt)) => lending_entry(tables, account, debt),
+            (Matches::One(market), Matches::None) => perp_entry(tables, account, market),
             _ => None,
         };
         entry.unwrap_or(IndexEntry::Complex)
@@ -205,46 +188,57 @@ fn maintenance_weight(tables: &Tables, index: usize) -> Ratio {
     tables.maintenance_weight.get(index).copied().unwrap_or(Ratio::ZERO)
 }
 
-fn lending_entry(
-    tables: &Tables,
-    account: &Account,
-    debt: usize,
-    balances: &[usize],
-) -> Option<IndexEntry> {
-    let weighted: Vec<usize> = balances
-        .iter()
-        .copied()
-        .filter(|index| maintenance_weight(tables, *index).is_positive())
-        .collect();
-    let [collateral] = weighted.as_slice() else { return None };
-    let balance = account.holdings.get(*collateral)?.balance;
+/// Whether none, exactly one (at this index) or several items of a sequence match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Matches {
+    None,
+    One(usize),
+    Many,
+}
+
+/// Counts the `true`s of a sequence, remembering the index of a single one.
+fn only_match(flags: impl Iterator<Item = bool>) -> Matches {
+    let mut found = Matches::None;
+    for (index, flag) in flags.enumerate() {
+        if flag {
+            found = match found {
+                Matches::None => Matches::One(index),
+                _ => return Matches::Many,
+            };
+        }
+    }
+    found
+}
+
+fn lending_entry(tables: &Tables, account: &Account, debt: usize) -> Option<IndexEntry> {
+    let weighted = only_match(account.holdings.iter().enumerate().map(|(index, holding)| {
+        holding.balance.is_positive() && maintenance_weight(tables, index).is_positive()
+    }));
+    let Matches::One(collateral) = weighted else { return None };
+    let balance = account.holdings.get(collateral)?.balance;
     let debt_shares = account.holdings.get(debt)?.debt_shares;
     let weighted_balance =
-        balance.mul_ratio(maintenance_weight(tables, *collateral), Rounding::Floor).ok()?;
+        balance.mul_ratio(maintenance_weight(tables, collateral), Rounding::Floor).ok()?;
     // Tiny amounts make the key's rounding coarse: leave such accounts to the exact check.
     if weighted_balance.raw() < DUST_RAW || debt_shares.raw() < DUST_RAW {
         return None;
     }
     let key = mul_div(debt_shares.raw(), SCALE, weighted_balance.raw(), Rounding::Ceil).ok()?;
     Some(IndexEntry::Lending {
-        collateral: AssetId(u16::try_from(*collateral).ok()?),
+        collateral: AssetId(u16::try_from(collateral).ok()?),
         debt: AssetId(u16::try_from(debt).ok()?),
         key,
     })
 }
 
-fn perp_entry(
-    tables: &Tables,
-    account: &Account,
-    market: usize,
-    balances: &[usize],
-) -> Option<IndexEntry> {
+fn perp_entry(tables: &Tables, account: &Account, market: usize) -> Option<IndexEntry> {
     let maintenance_margin = *tables.perp_maintenance.get(market)?;
     let settlement = tables.perp_assets.get(market)?.1.index();
-    if balances
-        .iter()
-        .any(|index| *index != settlement && maintenance_weight(tables, *index).is_positive())
-    {
+    if account.holdings.iter().enumerate().any(|(index, holding)| {
+        holding.balance.is_positive()
+            && index != settlement
+            && maintenance_weight(tables, index).is_positive()
+    }) {
         return None;
     }
     let position = account.positions.get(market)?;
