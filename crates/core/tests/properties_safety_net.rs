@@ -12,63 +12,14 @@
 use backstop_core::{AccountId, AccountKind, AssetId, Command, Engine, MarketRef, PerpMarketId};
 use backstop_money::{Amount, Price, SCALE, Shares};
 use backstop_testkit::steps::{liquidation_targets, units};
+use backstop_testkit::venues::LENDING_PERP_TOML;
 use backstop_testkit::{Checks, apply_checked};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{RngSeed, TestRunner};
 
-const VENUE: &str = r#"
-[venue]
-name = "safety-net"
-
-[oracle]
-max_staleness_secs = 3600
-
-[[asset]]
-symbol = "USDC"
-decimals = 6
-
-[[asset]]
-symbol = "ETH"
-decimals = 18
-
-[[lending]]
-asset = "USDC"
-collateral_factor = "0.85"
-liquidation_threshold = "0.90"
-liquidation_bonus = "0.05"
-reserve_factor = "0.10"
-[lending.rate]
-slope1 = "0.04"
-kink = "0.90"
-slope2 = "0.60"
-
-[[lending]]
-asset = "ETH"
-collateral_factor = "0.80"
-liquidation_threshold = "0.825"
-liquidation_bonus = "0.05"
-close_factor = "0.5"
-full_close_health = "0.95"
-dust_value = "100"
-reserve_factor = "0.15"
-protocol_liquidation_share = "0.10"
-[lending.rate]
-slope1 = "0.03"
-kink = "0.80"
-slope2 = "0.80"
-
-[[perp]]
-name = "ETH-PERP"
-underlying = "ETH"
-settlement = "USDC"
-initial_margin = "0.10"
-maintenance_margin = "0.05"
-liquidation_fee = "0.01"
-max_leverage = "10"
-open_interest_cap = "100000"
-trading_fee = "0.0005"
-
+/// The safety net added to the testkit's lending and perpetual venue (`LENDING_PERP_TOML`).
+const SAFETY_NET: &str = r#"
 [[fund]]
 name = "insurance"
 asset = "USDC"
@@ -120,7 +71,9 @@ fn config() -> ProptestConfig {
 }
 
 fn engine() -> Engine {
-    let config = backstop_core::VenueConfig::from_toml_str(VENUE).expect("venue parses");
+    let config =
+        backstop_core::VenueConfig::from_toml_str(&format!("{LENDING_PERP_TOML}{SAFETY_NET}"))
+            .expect("venue parses");
     Engine::new(config).expect("venue is valid")
 }
 
