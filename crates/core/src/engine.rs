@@ -1,7 +1,7 @@
 //! The engine: state, the `apply` entry point, and the commit step every handler ends with.
 //!
 //! Handlers (in the domain modules) work on copies of the accounts and markets they touch and
-//! return without writing anything when they reject; only [`Engine::commit_account`] and the
+//! return without writing anything when they reject; only `Engine::commit_account` and the
 //! market write-backs change the state, at the very end of a handler. That is how "a rejected
 //! command changes nothing" holds without cloning the whole state.
 
