@@ -4,10 +4,10 @@ use crate::command::AccountKind;
 use crate::liquidation_index::IndexEntry;
 use crate::venue::perp::PerpPosition;
 use backstop_money::{Amount, Shares};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What an account holds and owes in one asset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct AssetHolding {
     /// Collateral held at the venue (never negative).
     pub balance: Amount,
@@ -18,7 +18,7 @@ pub struct AssetHolding {
 }
 
 /// One account at the venue.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
     /// Regular or backstop.
     pub kind: AccountKind,

@@ -39,7 +39,7 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 /// `[claims]`: who assesses exploit claims, the deadlines, and who pays approved claims.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimsConfig {
     /// Accounts that may declare incidents and assess claims (at least one).
@@ -132,7 +132,7 @@ impl ClaimsConfig {
 }
 
 /// What one payout layer paid for an incident, and what came back by recoveries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IncidentPayment {
     /// The layer as written in `payout_order`.
     pub layer: String,
@@ -143,7 +143,7 @@ pub struct IncidentPayment {
 }
 
 /// A declared exploit incident.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Incident {
     /// Market exploited.
     pub market: MarketRef,
@@ -170,7 +170,7 @@ pub struct Incident {
 }
 
 /// A claim filed under an incident.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claim {
     /// Incident.
     pub incident: u64,
@@ -203,7 +203,7 @@ impl Claim {
 }
 
 /// All incident and claim state of a venue.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClaimsState {
     /// Incidents by id (from 1).
     pub incidents: BTreeMap<u64, Incident>,

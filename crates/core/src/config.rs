@@ -5,7 +5,7 @@
 
 use crate::ids::{AccountId, AssetId, PerpMarketId};
 use backstop_money::{Amount, Ratio};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Most assets a venue may list.
 pub const ASSET_COUNT_MAX: usize = 64;
@@ -15,7 +15,7 @@ pub const PERP_MARKET_COUNT_MAX: usize = 64;
 pub const AUCTION_STEP_COUNT_MAX: u64 = 100_000;
 
 /// A whole venue as written in TOML.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VenueConfig {
     /// Venue-wide settings.
@@ -69,7 +69,7 @@ pub struct VenueConfig {
 }
 
 /// Venue-wide settings.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VenueSettings {
     /// A name for reports.
@@ -95,7 +95,7 @@ impl Default for VenueSettings {
 }
 
 /// Limits on oracle prices.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OracleGuard {
     /// A price older than this many seconds may not be used for a health check.
@@ -117,7 +117,7 @@ impl Default for OracleGuard {
 }
 
 /// One listed asset.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AssetConfig {
     /// Ticker, unique in the venue.
@@ -127,7 +127,7 @@ pub struct AssetConfig {
 }
 
 /// How accounts are liquidated in a market.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "mode", rename_all = "snake_case", deny_unknown_fields)]
 pub enum LiquidationMode {
     /// A keeper repays part of the debt (up to the close factor) and takes collateral plus a bonus.
@@ -148,7 +148,7 @@ pub enum LiquidationMode {
 }
 
 /// Parameters of the descending-price (Dutch) auction.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DutchAuctionConfig {
     /// Starting price as a multiple of the oracle price (e.g. 1.10).
@@ -166,7 +166,7 @@ pub struct DutchAuctionConfig {
 }
 
 /// Borrow-rate curve with one kink, rates per year.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateCurve {
     /// Rate at zero utilisation.
@@ -181,7 +181,7 @@ pub struct RateCurve {
 }
 
 /// One lending market (one per asset): supply, borrow, interest and liquidation parameters.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LendingMarketConfig {
     /// The asset lent and borrowed here, and whose collateral weights these are.
@@ -234,7 +234,7 @@ fn default_liquidation_mode() -> LiquidationMode {
 }
 
 /// One perpetual futures market.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PerpMarketConfig {
     /// Market name, unique in the venue (e.g. "ETH-PERP").

@@ -18,23 +18,30 @@ use crate::state_hash::HashCache;
 use crate::venue::lending::LendingMarket;
 use crate::venue::perp::PerpMarket;
 use backstop_money::Amount;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Running sums kept up to date at every commit, so invariants can be checked in O(markets).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Totals {
     /// Per asset: sum of account balances (wrapping, compared modulo 2^128).
+    #[serde(with = "crate::snapshot::wide_integers")]
     pub balances: Vec<i128>,
     /// Per asset: sum of account supply shares.
+    #[serde(with = "crate::snapshot::wide_integers")]
     pub supply_shares: Vec<i128>,
     /// Per asset: sum of account debt shares.
+    #[serde(with = "crate::snapshot::wide_integers")]
     pub debt_shares: Vec<i128>,
     /// Per perpetual market: sum of position base (zero: every trade has two sides).
+    #[serde(with = "crate::snapshot::wide_integers")]
     pub perp_base: Vec<i128>,
     /// Per perpetual market: sum of position quote.
+    #[serde(with = "crate::snapshot::wide_integers")]
     pub perp_quote: Vec<i128>,
     /// Per perpetual market: sum of long base (the open interest).
+    #[serde(with = "crate::snapshot::wide_integers")]
     pub perp_long: Vec<i128>,
 }
 
@@ -149,7 +156,7 @@ impl Tables {
 }
 
 /// Everything the engine knows, apart from its configuration.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct State {
     /// Current time in seconds.
     pub now: u64,

@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// `[governance]`: the token, roles, thresholds, periods and parameter bounds.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GovernanceConfig {
     /// Asset symbol of the governance token.
@@ -47,7 +47,7 @@ pub struct GovernanceConfig {
 }
 
 /// `[[governance.parameter]]`: a settable parameter and its inclusive bounds (exact decimals).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ParameterBound {
     /// Path: `lending.<ASSET>.<collateral_factor|liquidation_threshold|liquidation_bonus|
@@ -175,7 +175,7 @@ impl Action {
 }
 
 /// Where a proposal is in its lifecycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProposalStatus {
     /// Created; voting until `created_at + voting_secs`.
@@ -191,7 +191,7 @@ pub enum ProposalStatus {
 }
 
 /// One proposal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Proposal {
     /// Proposer.
     pub proposer: AccountId,
@@ -216,7 +216,7 @@ pub struct Proposal {
 }
 
 /// Governance state.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GovernanceState {
     /// Number of commands applied so far (the sequence number of the next command).
     pub sequence: u64,

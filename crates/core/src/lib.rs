@@ -25,6 +25,7 @@ pub mod liquidation_index;
 pub mod oracle;
 pub mod rejection;
 pub mod script;
+pub mod snapshot;
 pub mod state_hash;
 pub mod venue;
 
@@ -37,4 +38,5 @@ pub use health::Health;
 pub use ids::{AccountId, AssetId, AuctionId, MarketRef, PerpMarketId};
 pub use invariants::Violation;
 pub use rejection::Rejection;
+pub use snapshot::{EngineSnapshot, SNAPSHOT_FORMAT, SnapshotError};
 pub use state_hash::{StateHash, to_hex};

@@ -26,10 +26,10 @@ use crate::rejection::Rejection;
 use crate::venue::lending::{debit, holding_mut, repayment};
 use crate::venue::perp::{PerpPosition, position_of, set_position, settle_if_closed};
 use backstop_money::{Amount, Price, Ratio, Rounding};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A running Dutch auction of one account's collateral for one debt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Auction {
     /// Account whose collateral is sold.
     pub account: AccountId,

@@ -8,14 +8,14 @@ use crate::event::Event;
 use crate::ids::AssetId;
 use crate::rejection::Rejection;
 use backstop_money::{Price, Ratio, Rounding};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Longest single time step (10 years, in seconds): one interest accrual compounds over at most
 /// this long, so a typo in a time cannot multiply every debt by an absurd factor.
 pub const TIME_STEP_MAX_SECS: u64 = 315_360_000;
 
 /// The last price of an asset and when it was set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct PriceEntry {
     /// Numeraire per whole unit; zero until the first update.
     pub price: Price,

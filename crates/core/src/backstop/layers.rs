@@ -4,7 +4,7 @@
 
 use crate::config::{ConfigError, VenueConfig};
 use backstop_money::{Amount, Ratio};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Most layers of any one kind a venue may configure.
 pub const LAYER_COUNT_MAX: usize = 32;
@@ -14,7 +14,7 @@ pub const WATERFALL_LENGTH_MAX: usize = 16;
 pub const QUEUE_ENTRIES_MAX: u32 = 64;
 
 /// An insurance / reserve fund fed by fees and penalties.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FundConfig {
     /// Unique name, used as `fund:<name>` in waterfalls.
@@ -54,7 +54,7 @@ pub struct FundConfig {
 }
 
 /// A first-loss offset owned by the treasury, absorbing before stakers.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OffsetConfig {
     /// Unique name, used as `offset:<name>` in waterfalls.
@@ -65,7 +65,7 @@ pub struct OffsetConfig {
 
 /// Whether queued (cooling-down) shares gain and lose with the pool, or keep the value they had
 /// when queued (gains forfeited, losses borne).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum QueueExposure {
     /// Queued shares keep full exposure (Blend).
@@ -75,7 +75,7 @@ pub enum QueueExposure {
 }
 
 /// Which queued withdrawals a dequeue cancels first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DequeueOrder {
     /// The most recent entry first (Blend v2).
@@ -85,7 +85,7 @@ pub enum DequeueOrder {
 }
 
 /// A first-loss staker pool: shares, cooldown queue, capped slashing, rewards.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StakerPoolConfig {
     /// Unique name, used as `stakers:<name>` in waterfalls.
@@ -124,7 +124,7 @@ pub struct StakerPoolConfig {
 }
 
 /// A stability pool: deposits absorb the debt of liquidated accounts and receive their collateral.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StabilityPoolConfig {
     /// Unique name, used in the `stability_pool` liquidation mode and as `stability:<name>`.
@@ -137,7 +137,7 @@ pub struct StabilityPoolConfig {
 }
 
 /// External cover: guarantor capital with a limit and an attachment point (excess of loss).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CoverConfig {
     /// Unique name, used as `cover:<name>` in waterfalls.
@@ -155,7 +155,7 @@ pub struct CoverConfig {
 }
 
 /// Recapitalisation by minting a governance token in a reverse auction.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecapConfig {
     /// The governance token minted (an asset of the venue).
@@ -181,7 +181,7 @@ pub struct RecapConfig {
 }
 
 /// An ordered list of layers for one market.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WaterfallConfig {
     /// The market: a lending market's asset symbol or a perpetual market's name.
@@ -192,7 +192,7 @@ pub struct WaterfallConfig {
 }
 
 /// Circuit breakers: venue status from the staker pool, withdrawal gating, oracle pause.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BreakerConfig {
     /// Staker pool whose coverage and queue drive the status.
@@ -214,7 +214,7 @@ pub struct BreakerConfig {
 
 /// The emergency liquidity facility: a fund lends to a lending market that cannot meet
 /// withdrawals, at a penalty rate, up to a cap, repaid first from returning liquidity.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LiquidityConfig {
     /// Fund that lends.
@@ -251,7 +251,7 @@ pub enum LayerRef {
 }
 
 /// How auto-deleveraging picks and sizes counterparties.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AdlPolicy {
     /// Rank by PnL × leverage, exchange style; close in order at the bankruptcy price.

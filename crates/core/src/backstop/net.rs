@@ -3,11 +3,11 @@
 
 use crate::ids::{AccountId, MarketRef};
 use backstop_money::{Amount, Ratio, Shares};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// An insurance / reserve fund.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FundState {
     /// Tokens held.
     pub balance: Amount,
@@ -16,13 +16,14 @@ pub struct FundState {
     /// Paid out in the current period.
     pub period_paid: Amount,
     /// Paid out per market over the fund's lifetime.
+    #[serde(with = "crate::snapshot::map_entries")]
     pub paid_by_market: BTreeMap<MarketRef, Amount>,
     /// Time of the last revenue sweep (s).
     pub settled_at: u64,
 }
 
 /// One queued withdrawal of a staker.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueEntry {
     /// Shares queued.
     pub shares: Shares,
@@ -33,7 +34,7 @@ pub struct QueueEntry {
 }
 
 /// One staker's position in a staker pool.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Staker {
     /// Shares not queued.
     pub shares: Shares,
@@ -46,7 +47,7 @@ pub struct Staker {
 }
 
 /// A first-loss staker pool.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StakerPoolState {
     /// Tokens held (the stakers' assets).
     pub assets: Amount,
@@ -66,7 +67,7 @@ pub struct StakerPoolState {
 }
 
 /// A stability pool (Liquity product–sum accounting).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StabilityPoolState {
     /// Debt-asset deposits held.
     pub deposits: Amount,
@@ -74,30 +75,34 @@ pub struct StabilityPoolState {
     pub collateral: BTreeMap<u16, Amount>,
     /// Running product P as an integer at `stability::P_PRECISION` (10^36 is one), kept within
     /// [10^27, 10^36] by scale changes.
+    #[serde(with = "crate::snapshot::wide_integer")]
     pub product: i128,
     /// Current scale (P is multiplied by 10^9 at each scale change).
     pub scale: u64,
     /// Running sums S per (scale, collateral asset id), at `stability::S_PRECISION` (10^27).
+    #[serde(with = "crate::snapshot::wide_integer_entries")]
     pub sums: BTreeMap<(u64, u16), i128>,
     /// Depositors by account.
     pub depositors: BTreeMap<AccountId, StabilityDeposit>,
 }
 
 /// One depositor's stability-pool position, as a snapshot.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StabilityDeposit {
     /// Deposit at the snapshot.
     pub initial: Amount,
     /// P at the snapshot (integer at 10^36).
+    #[serde(with = "crate::snapshot::wide_integer")]
     pub product: i128,
     /// Scale at the snapshot.
     pub scale: u64,
     /// S per collateral asset at the snapshot.
+    #[serde(with = "crate::snapshot::wide_integer_map")]
     pub sums: BTreeMap<u16, i128>,
 }
 
 /// External cover bought from a guarantor.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CoverState {
     /// End of the cover term (s); 0 when never bought.
     pub term_end: u64,
@@ -110,11 +115,12 @@ pub struct CoverState {
     /// Per market: the market's recognised deficit (`SafetyNet::recognized`) the last time the
     /// waterfall reached this cover or the cover was bought. Only deficit recognised after it can
     /// reach the cover as a *new* loss, so a loss left uncovered and walked again is counted once.
+    #[serde(with = "crate::snapshot::map_entries")]
     pub recognized_seen: BTreeMap<MarketRef, Amount>,
 }
 
 /// A claim on external cover, waiting for the guarantor to settle it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CoverClaim {
     /// Index of the cover.
     pub cover: usize,
@@ -129,7 +135,7 @@ pub struct CoverClaim {
 }
 
 /// A reverse auction selling newly minted governance tokens for a deficit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecapAuction {
     /// Market whose deficit it raises funds for.
     pub market: MarketRef,
@@ -146,7 +152,7 @@ pub struct RecapAuction {
 }
 
 /// Status of the venue, set by the circuit breakers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VenueStatus {
     /// Everything allowed.
@@ -159,7 +165,7 @@ pub enum VenueStatus {
 }
 
 /// An emergency liquidity loan from a fund to a lending market.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FacilityState {
     /// Outstanding loan, penalty interest included.
     pub loan: Amount,
@@ -168,7 +174,7 @@ pub struct FacilityState {
 }
 
 /// What one layer paid towards one market's deficits, and what came back by recoveries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LayerPayment {
     /// The layer, as written in the waterfall (`fund:insurance`).
     pub layer: String,
@@ -179,7 +185,7 @@ pub struct LayerPayment {
 }
 
 /// All safety-net state of a venue.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SafetyNet {
     /// Funds, in config order.
     pub funds: Vec<FundState>,
@@ -200,8 +206,10 @@ pub struct SafetyNet {
     /// Next id for claims and recap auctions.
     pub next_id: u64,
     /// Per market: deficit assigned to a layer that pays later (cover claims, recap auctions).
+    #[serde(with = "crate::snapshot::map_entries")]
     pub pending: BTreeMap<MarketRef, Amount>,
     /// Per market: what each layer paid, in payment order.
+    #[serde(with = "crate::snapshot::map_entries")]
     pub payments: BTreeMap<MarketRef, Vec<LayerPayment>>,
     /// Venue status.
     pub status: VenueStatus,
@@ -214,7 +222,9 @@ pub struct SafetyNet {
     /// Per asset id: tokens minted by the venue (recapitalisation, emissions).
     pub minted: Vec<Amount>,
     /// Per market: every deficit ever recognised.
+    #[serde(with = "crate::snapshot::map_entries")]
     pub recognized: BTreeMap<MarketRef, Amount>,
     /// Per market: deficit covered directly by recoveries (not through a layer).
+    #[serde(with = "crate::snapshot::map_entries")]
     pub recovered_to_deficit: BTreeMap<MarketRef, Amount>,
 }

@@ -13,13 +13,13 @@ use crate::event::Event;
 use crate::ids::{AccountId, AssetId};
 use crate::rejection::Rejection;
 use backstop_money::{Amount, Ratio, Rounding, SCALE, Shares, mul_div};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Seconds in the 365-day year that interest rates are quoted per.
 pub const YEAR_SECS: i128 = 31_536_000;
 
 /// State of one lending market.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LendingMarket {
     /// Tokens held by the market (supplied, not lent out).
     pub cash: Amount,

@@ -15,11 +15,11 @@ use crate::ids::{AccountId, AssetId, PerpMarketId};
 use crate::rejection::Rejection;
 use crate::venue::lending::holding_mut;
 use backstop_money::{Amount, Price, Ratio, Rounding};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
 /// One account's position in one perpetual market.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct PerpPosition {
     /// Signed base quantity (positive: long).
     pub base: Amount,
@@ -47,7 +47,7 @@ impl PerpPosition {
 }
 
 /// State of one perpetual market.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PerpMarket {
     /// Sum of long base (equal to the sum of short base).
     pub open_interest: Amount,
