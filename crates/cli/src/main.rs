@@ -2,12 +2,17 @@
 //!
 //! Subcommands: `exec` runs a command script against a venue (see `docs/script-format.md`);
 //! `simulate` runs a stress scenario through the engine and reports what each layer paid;
-//! `size` searches the smallest layer size meeting a loss-probability target.
+//! `size` searches the smallest layer size meeting a loss-probability target; `serve` runs the
+//! engine as an HTTP service over a durable journal, `replay` verifies a journal and `keys`
+//! manages the service's API keys (docs/api.md).
 //! Exit codes: 0 success, 1 internal error, 2 bad input (arguments, files, config, script,
 //! scenario), 3 a command was rejected under `--fail-on-rejection`.
 
 mod exec;
 mod json;
+mod keys;
+mod replay;
+mod serve;
 mod simulate;
 mod size;
 
@@ -33,6 +38,13 @@ enum CliCommand {
     /// Finds the smallest size of a layer keeping the probability of a loss beyond it under a
     /// target; prints the curve it searched and the chosen size.
     Size(size::SizeArgs),
+    /// Serves the engine over HTTP with a durable journal (SQLite file or PostgreSQL); prints
+    /// `listening on http://ADDR` once ready and runs until SIGINT or SIGTERM.
+    Serve(serve::ServeArgs),
+    /// Rebuilds the engine from a journal, verifying every hash; prints the final state hash.
+    Replay(replay::ReplayArgs),
+    /// Adds, lists or revokes the service's API keys.
+    Keys(keys::KeysArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +61,9 @@ fn run(cli: Cli) -> ExitCode {
         CliCommand::Exec(args) => exec::run(args, &mut out, &mut err),
         CliCommand::Simulate(args) => simulate::run(args, &mut out, &mut err),
         CliCommand::Size(args) => size::run(args, &mut out, &mut err),
+        CliCommand::Serve(args) => serve::run(args, &mut out, &mut err),
+        CliCommand::Replay(args) => replay::run(args, &mut out, &mut err),
+        CliCommand::Keys(args) => keys::run(args, &mut out, &mut err),
     };
     let result = result.and_then(|code| out.flush().map(|()| code).map_err(anyhow::Error::from));
     match result {

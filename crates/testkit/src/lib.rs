@@ -28,6 +28,7 @@
 //! ```
 
 pub mod generators;
+pub mod http;
 pub mod probes;
 pub mod runner;
 pub mod steps;
