@@ -406,7 +406,7 @@ async fn serve(
     let writer = Writer {
         ledger,
         shared: Arc::clone(&shared),
-        keys: recovered.keys,
+        keys: recovered.keys.into_iter().collect(),
         live: live.clone(),
         metrics: Arc::clone(&metrics),
         healthy: Arc::clone(&healthy),
