@@ -90,9 +90,41 @@ fn announce(ready: &Ready, db: &str, out: &mut dyn Write) -> std::io::Result<()>
     if ready.no_keys {
         let _ = writeln!(
             err,
-            "backstop serve: no API keys yet; make one with `backstop keys add --db {db} --role admin`"
+            "backstop serve: no API keys yet; make one with `backstop keys add --db {} --role \
+             admin`",
+            redacted(db)
         );
     }
     writeln!(out, "listening on http://{}", ready.addr)?;
     out.flush()
+}
+
+/// A `--db` value fit for logs: the password of a `postgres://user:password@host/db` URL is
+/// replaced by `***`.
+fn redacted(db: &str) -> String {
+    let Some((scheme, rest)) = db.split_once("://") else { return db.to_owned() };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let Some((userinfo, host)) = authority.rsplit_once('@') else { return db.to_owned() };
+    match userinfo.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***@{host}{path}"),
+        None => db.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_passwords_stay_out_of_the_logs() {
+        assert_eq!(
+            redacted("postgres://backstop:s3cr:et@127.0.0.1:5432/backstop?sslmode=disable"),
+            "postgres://backstop:***@127.0.0.1:5432/backstop?sslmode=disable"
+        );
+        assert_eq!(redacted("postgresql://me@db/x"), "postgresql://me@db/x");
+        assert_eq!(redacted("postgres://db/x"), "postgres://db/x");
+        assert_eq!(redacted("backstop.db"), "backstop.db");
+        assert_eq!(redacted("sqlite:///tmp/a@b:c.db"), "sqlite:///tmp/a@b:c.db");
+    }
 }

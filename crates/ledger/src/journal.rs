@@ -16,6 +16,9 @@ use std::collections::HashSet;
 /// How many snapshots are kept; older ones are deleted when a new one is written.
 pub const SNAPSHOTS_KEPT: usize = 3;
 
+/// The largest sequence number a journal can store (both backends keep seqs as SQL BIGINT).
+pub const MAX_SEQ: u64 = i64::MAX.unsigned_abs();
+
 /// A durable journal of command batches on SQLite or PostgreSQL.
 ///
 /// Two `Ledger`s may be open on the same database at once (a writer and a reader); appends are
@@ -235,29 +238,41 @@ impl Ledger {
         head_from(&stored, genesis)
     }
 
-    /// One stored batch, if there is one at `seq`.
+    /// One stored batch, if there is one at `seq` (never one past [`MAX_SEQ`]).
     pub fn batch(&mut self, seq: u64) -> Result<Option<Batch>, LedgerError> {
+        if seq > MAX_SEQ {
+            return Ok(None);
+        }
         self.store.batch(seq)?.map(|row| decode_batch(&row)).transpose()
     }
 
-    /// Up to `limit` batches with seq > `after_seq`, in order.
+    /// Up to `limit` batches with seq > `after_seq`, in order (none after [`MAX_SEQ`]: a
+    /// reader's position past the storable range is not an error, there is just nothing there).
     pub fn batches_since(
         &mut self,
         after_seq: u64,
         limit: usize,
     ) -> Result<Vec<Batch>, LedgerError> {
+        if after_seq >= MAX_SEQ || limit == 0 {
+            return Ok(Vec::new());
+        }
         self.store.batches_since(after_seq, limit)?.iter().map(decode_batch).collect()
     }
 
     /// Stores an API key (replacing one with the same hash). The hash must be 64 lowercase hex
     /// digits: the key itself is never stored.
     pub fn add_api_key(&mut self, record: &ApiKeyRecord) -> Result<(), LedgerError> {
-        let is_hex = record.key_hash.len() == 64
-            && record.key_hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        if !is_hex {
+        if !is_key_hash(&record.key_hash) {
             return Err(LedgerError::Invalid {
                 seq: 0,
                 what: "an API key's hash must be its SHA-256 as 64 lowercase hex digits".to_owned(),
+            });
+        }
+        // PostgreSQL text cannot hold NUL: refuse it on both backends alike.
+        if record.role.contains('\0') || record.label.contains('\0') {
+            return Err(LedgerError::Invalid {
+                seq: 0,
+                what: "an API key's role and label cannot contain NUL characters".to_owned(),
             });
         }
         self.store.add_api_key(record)
@@ -270,8 +285,18 @@ impl Ledger {
 
     /// Deletes an API key by hash; true if it was there.
     pub fn revoke_api_key(&mut self, key_hash: &str) -> Result<bool, LedgerError> {
+        // No stored key has another shape (see `add_api_key`); and such text (a NUL, say) may
+        // not even reach the backend.
+        if !is_key_hash(key_hash) {
+            return Ok(false);
+        }
         self.store.revoke_api_key(key_hash)
     }
+}
+
+/// Whether a text has the shape of a stored key hash: 64 lowercase hex digits.
+fn is_key_hash(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// The chain head from the stored newest batch (or genesis).

@@ -26,6 +26,6 @@ pub use chain::{
     Batch, ChainHead, Hash32, KeyUse, command_digest, entry_hash, genesis_hash, to_hex,
 };
 pub use error::LedgerError;
-pub use journal::Ledger;
+pub use journal::{Ledger, MAX_SEQ};
 pub use outcome::Outcome;
 pub use recovery::Recovered;

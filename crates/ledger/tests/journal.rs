@@ -5,7 +5,7 @@ mod common;
 
 use backstop_core::{Command, Engine};
 use backstop_ledger::{
-    ApiKeyRecord, Batch, ChainHead, KeyUse, Ledger, LedgerError, Outcome, command_digest,
+    ApiKeyRecord, Batch, ChainHead, KeyUse, Ledger, LedgerError, MAX_SEQ, Outcome, command_digest,
 };
 use common::{Db, Sealer, VENUE, commands, script_batches, venue_engine};
 use sha2::{Digest, Sha256};
@@ -34,6 +34,7 @@ for_each_backend!(
     two_ledgers_share_one_database,
     a_reader_follows_a_writer_thread,
     a_long_journal_replays_in_pages,
+    reads_past_the_storable_range_find_nothing,
 );
 
 /// SHA-256 of the parts, concatenated.
@@ -583,7 +584,21 @@ fn api_keys_are_added_listed_and_revoked(db: &Db) {
         let refused =
             ledger.add_api_key(&ApiKeyRecord { key_hash: bad.to_owned(), ..user.clone() });
         assert!(matches!(refused, Err(LedgerError::Invalid { .. })), "{bad}: {refused:?}");
+        // Revoking by a malformed hash finds nothing (and never errors).
+        assert_eq!(ledger.revoke_api_key(bad), Ok(false), "{bad}");
     }
+    // NUL cannot be stored in PostgreSQL text: both backends refuse it alike, and a lookup by
+    // a hash holding one finds nothing instead of failing.
+    for (role, label) in [("user", "a\0b"), ("us\0er", "fine")] {
+        let refused = ledger.add_api_key(&ApiKeyRecord {
+            role: role.to_owned(),
+            label: label.to_owned(),
+            ..user.clone()
+        });
+        assert!(matches!(refused, Err(LedgerError::Invalid { .. })), "{role:?} {label:?}");
+    }
+    assert_eq!(ledger.revoke_api_key("\0"), Ok(false));
+    assert_eq!(ledger.revoke_api_key(&format!("{}\0", &user.key_hash[..63])), Ok(false));
     assert_eq!(ledger.api_keys(), Ok(vec![user]));
 }
 
@@ -678,4 +693,22 @@ fn a_long_journal_replays_in_pages(db: &Db) {
     assert_eq!(recovered.keys.len(), 2344);
     let balance = format!("{:?}", recovered.engine.account(backstop_core::AccountId(1)));
     assert!(balance.contains("2344"), "2344 deposits of 1 USDC: {balance}");
+}
+
+/// Readers pass positions from outside (`since`, `Last-Event-ID`): one past the BIGINT range the
+/// seqs are stored in is simply past the end, not a journal failure.
+fn reads_past_the_storable_range_find_nothing(db: &Db) {
+    let (_, batches) = script_batches();
+    let mut ledger = db.open_initialized();
+    append_each(&mut ledger, &batches);
+    assert_eq!(MAX_SEQ, 9_223_372_036_854_775_807);
+    for after in [MAX_SEQ - 1, MAX_SEQ, MAX_SEQ + 1, u64::MAX] {
+        assert_eq!(ledger.batches_since(after, 10), Ok(vec![]), "after {after}");
+    }
+    for seq in [MAX_SEQ, MAX_SEQ + 1, u64::MAX] {
+        assert_eq!(ledger.batch(seq), Ok(None), "seq {seq}");
+    }
+    assert_eq!(ledger.batches_since(0, 0), Ok(vec![]));
+    // The journal itself is untouched and still reads from the start.
+    assert_eq!(ledger.batches_since(0, 100).map(|b| b.len()), Ok(batches.len()));
 }

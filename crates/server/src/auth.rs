@@ -15,6 +15,9 @@ use std::collections::HashMap;
 /// Prefix of every API key.
 pub const KEY_PREFIX: &str = "bsk_";
 
+/// Most characters in a key's label.
+pub const MAX_LABEL_CHARS: usize = 256;
+
 /// A freshly generated API key and the record that stores it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewKey {
@@ -29,6 +32,8 @@ pub struct NewKey {
 pub enum KeyError {
     /// The role name is not one of admin, oracle, keeper, governance, user.
     UnknownRole(String),
+    /// The label is longer than [`MAX_LABEL_CHARS`] or holds control characters.
+    InvalidLabel,
     /// The operating system's random source failed.
     Random(String),
 }
@@ -39,6 +44,10 @@ impl core::fmt::Display for KeyError {
             KeyError::UnknownRole(role) => write!(
                 f,
                 "unknown role {role:?}: expected one of admin, oracle, keeper, governance, user"
+            ),
+            KeyError::InvalidLabel => write!(
+                f,
+                "a key's label is at most {MAX_LABEL_CHARS} characters, without control characters"
             ),
             KeyError::Random(message) => write!(f, "the OS random source failed: {message}"),
         }
@@ -59,6 +68,9 @@ pub fn hash_key(key: &str) -> String {
 /// An unknown role name, or a failing random source.
 pub fn generate_key(role: &str, accounts: &[u64], label: &str) -> Result<NewKey, KeyError> {
     let role = Role::parse(role).ok_or_else(|| KeyError::UnknownRole(role.to_owned()))?;
+    if label.chars().count() > MAX_LABEL_CHARS || label.chars().any(char::is_control) {
+        return Err(KeyError::InvalidLabel);
+    }
     let mut bytes = [0_u8; 32];
     rand::rngs::SysRng
         .try_fill_bytes(&mut bytes)
@@ -159,7 +171,12 @@ impl KeyStore {
             ));
         };
         let invalid = || ApiError::new(ErrorCode::InvalidApiKey, "unknown or revoked API key");
-        let Some(key) = header.strip_prefix("Bearer ").map(str::trim) else {
+        // The scheme is case-insensitive (RFC 9110 §11.1); one or more spaces follow it.
+        let bearer = header
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, key)| key.trim());
+        let Some(key) = bearer else {
             return Err(ApiError::new(
                 ErrorCode::InvalidApiKey,
                 "the Authorization header must read `Bearer <key>`",
@@ -170,6 +187,12 @@ impl KeyStore {
         }
         self.by_hash.get(&hash_key(key)).cloned().ok_or_else(invalid)
     }
+}
+
+/// Whether a string has the shape of a stored key hash: 64 lowercase hex digits.
+#[must_use]
+pub fn is_key_hash(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Whether a string has the shape of a key (prefix and 64 hex digits).
@@ -194,6 +217,14 @@ mod tests {
         assert_eq!(first.record.accounts, vec![1, 3]);
         assert_eq!(first.record.role, "user");
         assert!(matches!(generate_key("root", &[], ""), Err(KeyError::UnknownRole(_))));
+        // Labels are short printable text (a NUL cannot even be stored on PostgreSQL).
+        for label in ["a\0b", "line\nbreak", &"x".repeat(MAX_LABEL_CHARS + 1)] {
+            assert!(
+                matches!(generate_key("user", &[], label), Err(KeyError::InvalidLabel)),
+                "{label:?}"
+            );
+        }
+        assert!(generate_key("user", &[], &"é".repeat(MAX_LABEL_CHARS)).is_ok());
     }
 
     #[test]
@@ -229,6 +260,15 @@ mod tests {
             store.authenticate(Some(&format!("Bearer {}", new.key))).expect("a known key");
         assert_eq!(principal.role, Role::Keeper);
         assert_eq!(principal.accounts, vec![5]);
+        // The scheme is case-insensitive; the key is not.
+        for scheme in ["bearer", "BEARER", "Bearer  "] {
+            let header = format!("{scheme} {}", new.key);
+            assert_eq!(store.authenticate(Some(&header)).map(|p| p.role), Ok(Role::Keeper));
+        }
+        let shouting = format!("Bearer {}", new.key.to_ascii_uppercase());
+        assert_eq!(code(Some(&shouting)), Err(ErrorCode::InvalidApiKey));
+        assert_eq!(code(Some("Bearer")), Err(ErrorCode::InvalidApiKey));
+        assert_eq!(code(Some("Bearerbsk_00")), Err(ErrorCode::InvalidApiKey));
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub struct CommandRequest {
     /// Up to 128 printable ASCII characters; a retry with the same key and command gets the
     /// original answer instead of applying the command again.
     #[serde(default)]
-    #[schema(example = "deposit-1-0001")]
+    #[schema(example = "deposit-1-0001", min_length = 1, max_length = 128, pattern = "^[ -~]+$")]
     pub idempotency_key: Option<String>,
 }
 
@@ -133,8 +133,8 @@ pub struct StateResponse {
     pub state_hash: String,
     /// Venue clock (seconds).
     pub now: u64,
-    /// Venue status (normal, reduce_only, halted…).
-    #[schema(value_type = Object)]
+    /// Venue status set by the circuit breakers: `active`, `on_ice` or `frozen`.
+    #[schema(schema_with = crate::openapi::venue_status)]
     pub status: Value,
     /// Number of open accounts.
     pub accounts: u64,
@@ -160,13 +160,15 @@ pub struct EventsResponse {
 #[serde(deny_unknown_fields)]
 pub struct NewKeyRequest {
     /// admin, oracle, keeper, governance or user.
-    #[schema(example = "user")]
+    #[schema(schema_with = crate::openapi::role_name)]
     pub role: String,
     /// Accounts the key acts for (user keys; keeper keys for the accounts that pay).
     #[serde(default)]
+    #[schema(schema_with = crate::openapi::account_ids)]
     pub accounts: Vec<u64>,
-    /// Free text naming the holder.
+    /// Free text naming the holder: at most 256 characters, no control characters.
     #[serde(default)]
+    #[schema(max_length = 256, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     pub label: String,
 }
 
@@ -176,8 +178,10 @@ pub struct KeyInfo {
     /// SHA-256 of the key (hex).
     pub key_hash: String,
     /// Its role.
+    #[schema(schema_with = crate::openapi::role_name)]
     pub role: String,
     /// Accounts it acts for.
+    #[schema(schema_with = crate::openapi::account_ids)]
     pub accounts: Vec<u64>,
     /// Label.
     pub label: String,

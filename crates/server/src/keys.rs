@@ -10,6 +10,7 @@ use crate::envelope::{KeyInfo, KeyList, NewKeyRequest, NewKeyResponse, RevokedKe
 use crate::error::{ApiError, ErrorCode};
 use crate::payload;
 use axum::body::Body;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -46,7 +47,7 @@ async fn make(app: &AppState, headers: &HeaderMap, body: Body) -> Result<NewKeyR
     let new =
         auth::generate_key(&request.role, &request.accounts, &request.label).map_err(|error| {
             match error {
-                KeyError::UnknownRole(_) => {
+                KeyError::UnknownRole(_) | KeyError::InvalidLabel => {
                     ApiError::new(ErrorCode::InvalidValue, error.to_string())
                 }
                 KeyError::Random(_) => ApiError::new(ErrorCode::InternalError, error.to_string()),
@@ -74,7 +75,21 @@ pub async fn list(State(app): State<AppState>) -> Response {
 }
 
 /// `DELETE /v1/keys/{hash}`.
-pub async fn revoke(State(app): State<AppState>, Path(hash): Path<String>) -> Response {
+pub async fn revoke(
+    State(app): State<AppState>,
+    hash: Result<Path<String>, PathRejection>,
+) -> Response {
+    let hash = match payload::path_param(hash) {
+        Ok(hash) => hash,
+        Err(error) => return error.into_response(),
+    };
+    if !auth::is_key_hash(&hash) {
+        return ApiError::new(
+            ErrorCode::InvalidValue,
+            "a key hash is the key's SHA-256 as 64 lowercase hex digits (see GET /v1/keys)",
+        )
+        .into_response();
+    }
     let store = Arc::clone(&app.keys);
     let key_hash = hash.clone();
     let revoked = app

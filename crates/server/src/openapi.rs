@@ -9,12 +9,13 @@ use crate::envelope::{
     KeyInfo, KeyList, NewKeyRequest, NewKeyResponse, ResultStatus, RevokedKey, StateResponse,
 };
 use crate::error::{ErrorBody, ErrorCode, ErrorDetail};
+use crate::roles::Role;
 use crate::routes::{Access, Endpoint, Method, ROUTES, Route};
 use serde_json::json;
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
-use utoipa::openapi::schema::{ComponentsBuilder, ObjectBuilder, Type};
+use utoipa::openapi::schema::{ArrayBuilder, ComponentsBuilder, ObjectBuilder, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
     Content, InfoBuilder, OpenApi, OpenApiBuilder, Paths, Ref, Required, ResponseBuilder,
@@ -130,6 +131,39 @@ fn error_codes(route: &Route) -> Vec<ErrorCode> {
     codes
 }
 
+/// An unsigned 64-bit integer (account ids, journal seqs): OpenAPI's `int64` format would say
+/// signed, so the range is spelled out instead.
+fn unsigned(minimum: u64, maximum: u64) -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(minimum)).maximum(Some(maximum))
+}
+
+/// Schema of a list of account ids (unsigned 64-bit).
+pub(crate) fn account_ids() -> ArrayBuilder {
+    ArrayBuilder::new()
+        .items(unsigned(0, u64::MAX))
+        .description(Some("Account ids (unsigned 64-bit integers)"))
+}
+
+/// Schema of a role name.
+pub(crate) fn role_name() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(Role::ALL.map(Role::as_str)))
+        .description(Some("The key's role"))
+        .examples(["user"])
+}
+
+/// The names the venue status serializes to.
+pub(crate) const VENUE_STATUSES: [&str; 3] = ["active", "on_ice", "frozen"];
+
+/// Schema of the venue status.
+pub(crate) fn venue_status() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(VENUE_STATUSES))
+        .description(Some("Venue status set by the circuit breakers"))
+}
+
 /// A path or query parameter.
 fn parameter(
     name: &str,
@@ -137,14 +171,10 @@ fn parameter(
     required: bool,
     description: &str,
 ) -> utoipa::openapi::path::Parameter {
-    let schema = if name == "hash" {
-        ObjectBuilder::new().schema_type(Type::String)
-    } else {
-        ObjectBuilder::new().schema_type(Type::Integer).format(Some(
-            utoipa::openapi::schema::SchemaFormat::KnownFormat(
-                utoipa::openapi::schema::KnownFormat::Int64,
-            ),
-        ))
+    let schema = match name {
+        "hash" => ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[0-9a-f]{64}$")),
+        "limit" => unsigned(1, crate::events::MAX_LIMIT),
+        _ => unsigned(0, u64::MAX),
     };
     ParameterBuilder::new()
         .name(name)
@@ -375,5 +405,79 @@ mod tests {
         }
         assert!(document["components"]["securitySchemes"][BEARER].is_object());
         assert_eq!(document["components"]["schemas"]["Amount"]["type"], "string");
+    }
+}
+
+#[cfg(test)]
+mod schema_tests {
+    use super::*;
+    use backstop_core::backstop::net::VenueStatus;
+    use serde_json::Value;
+
+    fn document_json() -> Value {
+        serde_json::to_value(document()).expect("the document serializes")
+    }
+
+    /// The schema of a parameter of an operation.
+    fn parameter_schema(document: &Value, path: &str, method: &str, name: &str) -> Value {
+        document["paths"][path][method]["parameters"]
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .find(|parameter| parameter["name"] == name)
+            .unwrap_or_else(|| panic!("{method} {path} has no parameter {name}"))["schema"]
+            .clone()
+    }
+
+    #[test]
+    fn numeric_parameters_document_the_unsigned_range_the_server_accepts() {
+        let document = document_json();
+        let full = json!({"type": "integer", "minimum": 0, "maximum": u64::MAX});
+        assert_eq!(parameter_schema(&document, "/v1/accounts/{id}", "get", "id"), full);
+        assert_eq!(parameter_schema(&document, "/v1/events", "get", "since"), full);
+        assert_eq!(parameter_schema(&document, "/v1/events/stream", "get", "since"), full);
+        assert_eq!(parameter_schema(&document, "/v1/events/stream", "get", "Last-Event-ID"), full);
+        assert_eq!(
+            parameter_schema(&document, "/v1/keys/{hash}", "delete", "hash"),
+            json!({"type": "string", "pattern": "^[0-9a-f]{64}$"})
+        );
+        assert_eq!(
+            parameter_schema(&document, "/v1/events", "get", "limit"),
+            json!({"type": "integer", "minimum": 1, "maximum": 1000})
+        );
+    }
+
+    #[test]
+    fn body_fields_document_what_the_server_accepts_and_sends() {
+        let document = document_json();
+        let schemas = &document["components"]["schemas"];
+        // The venue status is a string, one of the names VenueStatus serializes to.
+        let status = &schemas["StateResponse"]["properties"]["status"];
+        assert_eq!(status["type"], "string", "{status}");
+        for venue in [VenueStatus::Active, VenueStatus::OnIce, VenueStatus::Frozen] {
+            let name = serde_json::to_value(venue).expect("serializes");
+            assert!(
+                status["enum"].as_array().is_some_and(|names| names.contains(&name)),
+                "{name} not in {status}"
+            );
+        }
+        // Roles are an enum; account ids unsigned 64-bit.
+        for schema in ["NewKeyRequest", "KeyInfo"] {
+            let properties = &schemas[schema]["properties"];
+            assert_eq!(
+                properties["role"]["enum"],
+                json!(["admin", "oracle", "keeper", "governance", "user"]),
+                "{schema}"
+            );
+            assert_eq!(
+                properties["accounts"]["items"],
+                json!({"type": "integer", "minimum": 0, "maximum": u64::MAX}),
+                "{schema}"
+            );
+        }
+        let key = &schemas["CommandRequest"]["properties"]["idempotency_key"];
+        assert_eq!(key["maxLength"], crate::envelope::MAX_IDEMPOTENCY_KEY_LEN, "{key}");
+        assert_eq!(key["minLength"], 1, "{key}");
+        assert_eq!(key["pattern"], "^[ -~]+$", "{key}");
     }
 }

@@ -124,6 +124,20 @@ pub fn parse_query(query: Option<&str>, allowed: &[&str]) -> Result<Vec<(String,
     Ok(pairs)
 }
 
+/// A path parameter, or `invalid_value` when axum could not extract it (percent-encoded bytes
+/// that are not UTF-8, for one): every failure gets the API's envelope, never axum's text.
+///
+/// # Errors
+/// `invalid_value` with axum's explanation.
+pub fn path_param(
+    extracted: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
+) -> Result<String, ApiError> {
+    match extracted {
+        Ok(axum::extract::Path(value)) => Ok(value),
+        Err(rejection) => Err(ApiError::new(ErrorCode::InvalidValue, rejection.body_text())),
+    }
+}
+
 /// The value of one parsed query parameter.
 #[must_use]
 pub fn query_value(pairs: &[(String, u64)], name: &str) -> Option<u64> {

@@ -6,7 +6,9 @@ use crate::app::AppState;
 use crate::auth::Principal;
 use crate::envelope::StateResponse;
 use crate::error::{ApiError, ErrorCode};
+use crate::payload;
 use axum::Extension;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use backstop_core::{AccountId, AssetId, Engine, PerpMarketId};
@@ -64,8 +66,12 @@ pub async fn state(State(app): State<AppState>) -> Response {
 pub async fn account(
     State(app): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Response {
+    let id = match payload::path_param(id) {
+        Ok(id) => id,
+        Err(error) => return error.into_response(),
+    };
     let Ok(id) = id.parse::<u64>() else {
         return ApiError::new(
             ErrorCode::InvalidValue,

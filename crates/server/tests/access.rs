@@ -17,6 +17,7 @@ on_both_backends!(
     malformed_bodies_get_stable_codes_and_write_nothing,
     oversized_bodies_and_wrong_media_types_are_refused,
     unknown_routes_methods_and_accounts_are_not_found,
+    head_requests_are_checked_like_the_get_they_stand_for,
 );
 
 /// A key for every role; the user owns account 1, the keeper account 2.
@@ -355,10 +356,87 @@ fn unknown_routes_methods_and_accounts_are_not_found(backend: Backend) {
         "invalid_value",
         "account id -1",
     );
+    // Percent-encoded bytes that are not UTF-8: the API's envelope, not axum's plain text.
+    assert_error(
+        &admin.get("/v1/accounts/%FF").expect("GET"),
+        400,
+        "invalid_value",
+        "account id %FF",
+    );
+    assert_error(
+        &admin.delete("/v1/keys/%FF%FE").expect("DELETE"),
+        400,
+        "invalid_value",
+        "key hash %FF%FE",
+    );
+    assert_error(
+        &admin.get("/v1/accounts/18446744073709551616").expect("GET"),
+        400,
+        "invalid_value",
+        "account id past u64",
+    );
+    assert_error(
+        &admin.get("/v1/accounts/18446744073709551615").expect("GET"),
+        404,
+        "not_found",
+        "account id u64::MAX",
+    );
     let put = admin.request("PUT", "/v1/commands", &[], None).expect("PUT");
     assert_error(&put, 405, "method_not_allowed", "PUT /v1/commands");
     assert!(put.text().contains("POST"), "{}", put.text());
     let get = admin.get("/v1/commands").expect("GET");
     assert_error(&get, 405, "method_not_allowed", "GET /v1/commands");
     assert_eq!(harness.seq(), 0);
+}
+
+/// The status of a `HEAD` request (raw: a HEAD response declares a body it does not send).
+fn head_status(harness: &Harness, path: &str, key: Option<&str>) -> u16 {
+    use std::io::{Read, Write};
+    let mut stream =
+        std::net::TcpStream::connect(harness.server().addr()).expect("connect to the server");
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).expect("a read timeout");
+    let authorization =
+        key.map_or_else(String::new, |key| format!("authorization: Bearer {key}\r\n"));
+    let request =
+        format!("HEAD {path} HTTP/1.1\r\nhost: test\r\n{authorization}connection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut head = Vec::new();
+    let mut byte = [0_u8; 1];
+    while !head.ends_with(b"\r\n") {
+        assert_eq!(stream.read(&mut byte).expect("read the status line"), 1, "closed early");
+        head.push(byte[0]);
+    }
+    let line = String::from_utf8_lossy(&head).into_owned();
+    line.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or_else(|| panic!("{line}"))
+}
+
+/// axum answers HEAD with the GET handler, so HEAD must pass the GET route's check: no key, no
+/// handler (which would run unauthenticated, leak sizes in Content-Length, or start a stream).
+fn head_requests_are_checked_like_the_get_they_stand_for(backend: Backend) {
+    let harness = Harness::new(backend);
+    assert_eq!(submit(&mut harness.admin(), &open(1), None).status, 200);
+    let keys = keys(&harness);
+    let mut checked = 0;
+    for route in ROUTES.iter().filter(|route| route.method == Method::Get) {
+        let path = route.path.replace("{id}", "1");
+        match route.access {
+            Access::Public => assert_eq!(head_status(&harness, &path, None), 200, "{path}"),
+            Access::Roles(allowed) => {
+                assert_eq!(head_status(&harness, &path, None), 401, "HEAD {path} without a key");
+                for (role, key) in &keys {
+                    if path == "/v1/events/stream" && allowed.contains(role) {
+                        continue; // A stream's head is sent; its body never ends.
+                    }
+                    let want = if allowed.contains(role) { 200 } else { 403 };
+                    assert_eq!(head_status(&harness, &path, Some(key)), want, "{role} HEAD {path}");
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 40, "{checked}");
+    // A user reads only its own accounts, by HEAD too.
+    let user = &keys.iter().find(|(role, _)| *role == Role::User).expect("a user key").1;
+    assert_eq!(head_status(&harness, "/v1/accounts/2", Some(user)), 403);
+    assert_eq!(harness.seq(), 1);
 }

@@ -18,6 +18,7 @@ on_both_backends!(
     a_journal_of_another_venue_refuses_to_start,
     state_reads_match_an_in_memory_engine,
     keys_are_made_listed_and_revoked_over_http,
+    keys_changed_outside_the_server_take_effect_while_it_runs,
     health_reports_the_head_and_backend,
     every_read_route_answers_with_the_seq_it_was_read_at,
 );
@@ -365,7 +366,49 @@ fn keys_are_made_listed_and_revoked_over_http(backend: Backend) {
     let bad_role = admin.post_json("/v1/keys", &json!({"role": "root"})).expect("POST key");
     assert_eq!(bad_role.status, 400);
     assert_eq!(bad_role.error_code().as_deref(), Some("invalid_value"));
+    // Labels are short printable text (PostgreSQL cannot even store a NUL): 400, not 503.
+    for label in ["a\u{0}b".to_owned(), "two\nlines".to_owned(), "x".repeat(257)] {
+        let refused = admin
+            .post_json("/v1/keys", &json!({"role": "user", "label": label}))
+            .expect("POST key");
+        assert_eq!(refused.status, 400, "{label:?}: {}", refused.text());
+        assert_eq!(refused.error_code().as_deref(), Some("invalid_value"));
+    }
+    // A hash that is not 64 lowercase hex digits names no key: 400, not 503.
+    for malformed in ["%00", "a%00b", &hash.to_uppercase(), &hash[..63]] {
+        let refused = admin.delete(&format!("/v1/keys/{malformed}")).expect("DELETE key");
+        assert_eq!(refused.status, 400, "{malformed}: {}", refused.text());
+        assert_eq!(refused.error_code().as_deref(), Some("invalid_value"));
+    }
+    let keys = admin.get("/v1/keys").expect("GET keys").json()["keys"].clone();
+    assert_eq!(keys.as_array().map(Vec::len), Some(1), "only the admin key is left: {keys}");
     assert_eq!(harness.seq(), 1);
+}
+
+/// Keys added or revoked in the database by `backstop keys` while the server runs take effect
+/// within the refresh interval (a revoked key is refused, not just forgotten at restart).
+fn keys_changed_outside_the_server_take_effect_while_it_runs(backend: Backend) {
+    let harness = Harness::new(backend);
+    let key = support::add_key(&harness.db.location, "keeper", &[]);
+    let mut keeper = harness.client(&key);
+    let until = |want: u16, keeper: &mut backstop_testkit::http::Client| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let status = keeper.get("/v1/state").expect("GET state").status;
+            if status == want {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "still {status}, want {want}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    until(200, &mut keeper);
+    let mut ledger = backstop_ledger::Ledger::open(&harness.db.location).expect("open the journal");
+    assert_eq!(ledger.revoke_api_key(&backstop_server::hash_key(&key)), Ok(true));
+    drop(ledger);
+    until(401, &mut keeper);
+    let refused = keeper.get("/v1/state").expect("GET state");
+    assert_eq!(refused.error_code().as_deref(), Some("invalid_api_key"));
 }
 
 fn health_reports_the_head_and_backend(backend: Backend) {

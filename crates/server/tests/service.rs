@@ -19,6 +19,7 @@ on_both_backends!(
     metrics_parse_and_count_what_happened,
     openapi_lists_every_route_of_the_table,
     a_full_queue_answers_503_and_writes_nothing,
+    positions_past_the_storable_range_are_empty_not_errors,
 );
 
 /// Opens the event stream as admin.
@@ -386,4 +387,46 @@ fn the_api_doc_agrees_with_the_code() {
         };
         assert_eq!(roles, &expected, "roles of {method} {path} in docs/api.md");
     }
+}
+
+/// `since` and `Last-Event-ID` come from outside: a position past what a journal can hold
+/// (seqs are SQL BIGINTs) is past the end, not a 503 or an `error` event.
+fn positions_past_the_storable_range_are_empty_not_errors(backend: Backend) {
+    let harness = Harness::new(backend);
+    let mut admin = harness.admin();
+    assert_eq!(submit(&mut admin, &open(1), None).status, 200);
+    for since in ["9223372036854775807", "9223372036854775808", "18446744073709551615"] {
+        let page = admin.get(&format!("/v1/events?since={since}")).expect("GET events");
+        assert_eq!(page.status, 200, "since={since}: {}", page.text());
+        assert_eq!(page.json()["batches"], serde_json::json!([]), "since={since}");
+        assert_eq!(page.json()["head"], 1, "since={since}");
+    }
+    let beyond = admin.get("/v1/events?since=18446744073709551616").expect("GET events");
+    assert_eq!(beyond.status, 400, "{}", beyond.text());
+    assert_eq!(beyond.error_code().as_deref(), Some("invalid_value"));
+    let quiet = |query: &str, headers: &[(&str, &str)]| {
+        let mut stream = EventStream::open(
+            harness.server().addr(),
+            &format!("/v1/events/stream{query}"),
+            Some(&harness.admin),
+            headers,
+            Duration::from_millis(800),
+        )
+        .expect("the stream opens");
+        assert_eq!(stream.status, 200);
+        // Nothing to send: the read times out rather than delivering an `error` event.
+        match stream.next_event() {
+            Err(error) => assert!(
+                matches!(
+                    error.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ),
+                "{query}: {error}"
+            ),
+            Ok(event) => panic!("{query} {headers:?}: unexpected {event:?}"),
+        }
+    };
+    quiet("?since=9223372036854775808", &[]);
+    quiet("", &[("Last-Event-ID", "18446744073709551615")]);
+    assert_eq!(harness.seq(), 1);
 }
