@@ -164,7 +164,7 @@ fn keys_serve_kill_and_replay_agree_on_the_state_hash() {
     submit(&mut client, json!({"type": "set_price", "asset": 0, "price": "1"}), "p");
     let mut as_user = Client::new(served.addr).with_key(&user);
     submit(&mut as_user, json!({"type": "open_account", "account": 1}), "o1");
-    submit(&mut as_user, json!({"type": "deposit", "account": 1, "asset": 0, "amount": "5"}), "d1");
+    submit(&mut client, json!({"type": "deposit", "account": 1, "asset": 0, "amount": "5"}), "d1");
     let rejected = submit(
         &mut as_user,
         json!({"type": "withdraw", "account": 1, "asset": 0, "amount": "9"}),
@@ -193,10 +193,11 @@ fn keys_serve_kill_and_replay_agree_on_the_state_hash() {
     let mut as_user = Client::new(served.addr).with_key(&user);
     let again = submit(
         &mut as_user,
-        json!({"type": "deposit", "account": 1, "asset": 0, "amount": "5"}),
-        "d1",
+        json!({"type": "withdraw", "account": 1, "asset": 0, "amount": "9"}),
+        "w1",
     );
-    assert_eq!((again["duplicate"].clone(), again["seq"].clone()), (json!(true), json!(3)));
+    assert_eq!((again["duplicate"].clone(), again["seq"].clone()), (json!(true), json!(4)));
+    assert_eq!(again["status"], "rejected");
     let state = as_user.get("/v1/state").expect("GET /v1/state").json();
     assert_eq!(state["state_hash"], hash);
     // SIGTERM: a graceful stop, exit 0.

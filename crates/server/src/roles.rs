@@ -148,7 +148,6 @@ fn rule(command: &Command) -> (&'static [Role], Vec<AccountId>) {
         | Command::SetStatus { .. }
         | Command::Unpause { .. } => (GOVERNANCE, vec![]),
         Command::OpenAccount { account, .. }
-        | Command::Deposit { account, .. }
         | Command::Withdraw { account, .. }
         | Command::Supply { account, .. }
         | Command::WithdrawSupply { account, .. }
@@ -165,10 +164,15 @@ fn rule(command: &Command) -> (&'static [Role], Vec<AccountId>) {
         | Command::StabilityClaim { account, .. }
         | Command::FileClaim { account, .. }
         | Command::ClaimVested { account, .. } => (USER, vec![account]),
-        Command::Trade { taker, maker, .. } => (USER, vec![taker, maker]),
         Command::Transfer { from, .. } => (USER, vec![from]),
         // Funds from outside the venue and simulated exploits: operators only.
         Command::Recover { .. } | Command::Exploit { .. } => (ADMIN_ONLY, vec![]),
+        // A deposit credits money that arrived outside the engine: only the venue's custody
+        // (an admin key) can say it arrived; a user key could otherwise credit itself anything.
+        Command::Deposit { .. } => (ADMIN_ONLY, vec![]),
+        // A fill's price comes from the venue's matching engine: a user owning both sides could
+        // otherwise trade with itself at any price and push the loss into the backstop.
+        Command::Trade { .. } => (ADMIN_ONLY, vec![]),
     }
 }
 
@@ -298,14 +302,14 @@ mod tests {
         ("advance_time", [true, true, false, false, false]),
         ("set_price", [true, true, false, false, false]),
         ("open_account", [true, false, false, false, true]),
-        ("deposit", [true, false, false, false, true]),
+        ("deposit", [true, false, false, false, false]),
         ("withdraw", [true, false, false, false, true]),
         ("supply", [true, false, false, false, true]),
         ("withdraw_supply", [true, false, false, false, true]),
         ("borrow", [true, false, false, false, true]),
         ("repay", [true, false, false, false, true]),
         ("accrue_interest", [true, false, true, false, false]),
-        ("trade", [true, false, false, false, true]),
+        ("trade", [true, false, false, false, false]),
         ("accrue_funding", [true, false, true, false, false]),
         ("liquidate", [true, false, true, false, false]),
         ("take_auction", [true, false, true, false, false]),
@@ -376,8 +380,8 @@ mod tests {
             );
         };
         let asset = AssetId(0);
-        denied(&Command::Deposit { account: stranger, asset, amount: Amount::ONE }, stranger);
-        // Both sides of a trade must be the key's.
+        denied(&Command::Withdraw { account: stranger, asset, amount: Amount::ONE }, stranger);
+        // Deposits and trades are the venue's to report, even for the key's own accounts.
         let trade = |taker, maker| Command::Trade {
             market: PerpMarketId(0),
             taker,
@@ -385,12 +389,14 @@ mod tests {
             size: Amount::ONE,
             price: Price::ONE,
         };
-        denied(&trade(OWN, stranger), stranger);
-        denied(&trade(stranger, OWN), stranger);
-        assert_eq!(
-            authorize_command(Role::User, &[OWN.0, stranger.0], &trade(OWN, stranger)),
-            Ok(())
-        );
+        for command in
+            [trade(OWN, OWN), Command::Deposit { account: OWN, asset, amount: Amount::ONE }]
+        {
+            assert_eq!(
+                authorize_command(Role::User, &[OWN.0], &command),
+                Err(Denial::Command { role: Role::User, command: command.name() })
+            );
+        }
         // The receiver of a transfer or a delegation need not be the key's; the sender must.
         let transfer = |from, to| Command::Transfer { from, to, asset, amount: Amount::ONE };
         assert_eq!(authorize_command(Role::User, &[OWN.0], &transfer(OWN, stranger)), Ok(()));
@@ -399,7 +405,14 @@ mod tests {
         assert_eq!(authorize_command(Role::User, &[OWN.0], &delegate), Ok(()));
         denied(&Command::Vote { voter: stranger, proposal: 1, support: true }, stranger);
         // A key without accounts can act for none.
-        assert!(authorize_command(Role::User, &[], &trade(OWN, OWN)).is_err());
+        assert!(
+            authorize_command(
+                Role::User,
+                &[],
+                &Command::Withdraw { account: OWN, asset, amount: Amount::ONE }
+            )
+            .is_err()
+        );
     }
 
     #[test]

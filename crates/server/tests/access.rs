@@ -154,7 +154,9 @@ fn users_act_for_and_read_only_their_own_accounts(backend: Backend) {
     let mut client = harness.client(&user);
     assert_eq!(submit(&mut client, &open(1), None).status, 200);
     assert_eq!(submit(&mut harness.admin(), &open(2), None).status, 200);
-    assert_eq!(submit(&mut client, &deposit(1, "5"), None).status, 200);
+    // Deposits are the venue's custody to confirm: a user key cannot credit even its own account.
+    assert_error(&submit(&mut client, &deposit(1, "5"), None), 403, "forbidden", "own deposit");
+    assert_eq!(submit(&mut harness.admin(), &deposit(1, "5"), None).status, 200);
     assert_error(&submit(&mut client, &open(3), None), 403, "forbidden", "open another's");
     assert_error(&submit(&mut client, &deposit(2, "5"), None), 403, "forbidden", "deposit for 2");
     let transfer_out = json!({"type": "transfer", "from": 1, "to": 2, "asset": 0, "amount": "1"});

@@ -231,7 +231,7 @@ fn restart_recovers_the_same_state_keys_and_idempotency(backend: Backend) {
     let user = harness.key("user", &[1]);
     let mut client = harness.client(&user);
     assert_eq!(submit(&mut client, &open(1), Some("u-open")).status, 200);
-    assert_eq!(submit(&mut client, &deposit(1, "42"), Some("u-dep")).status, 200);
+    assert_eq!(submit(&mut harness.admin(), &deposit(1, "42"), Some("a-dep")).status, 200);
     assert_eq!(submit(&mut client, &withdraw(1, "50"), Some("u-wd")).status, 422);
     let before = harness.state();
     harness.restart();
@@ -239,17 +239,22 @@ fn restart_recovers_the_same_state_keys_and_idempotency(backend: Backend) {
     assert_eq!(after["seq"], 3);
     assert_eq!(after["state_hash"], before["state_hash"]);
     assert_eq!(after["entry_hash"], before["entry_hash"]);
-    // The user key survives the restart, and so do idempotency keys.
+    // The user key survives the restart, and so do idempotency keys: the retried withdrawal
+    // gets its original (rejected) answer, not a second evaluation.
     let mut client = harness.client(&user);
-    let retried = submit(&mut client, &deposit(1, "42"), Some("u-dep"));
-    assert_eq!(retried.status, 200, "{}", retried.text());
+    let retried = submit(&mut client, &withdraw(1, "50"), Some("u-wd"));
+    assert_eq!(retried.status, 422, "{}", retried.text());
     assert_eq!(retried.json()["duplicate"], true);
-    assert_eq!(retried.json()["seq"], 2);
-    let conflict = submit(&mut client, &deposit(1, "43"), Some("u-dep"));
+    assert_eq!(retried.json()["seq"], 3);
+    let conflict = submit(&mut client, &withdraw(1, "51"), Some("u-wd"));
     assert_eq!(conflict.status, 409);
+    let dup_admin = submit(&mut harness.admin(), &deposit(1, "42"), Some("a-dep"));
+    assert_eq!(dup_admin.json()["duplicate"], true);
+    assert_eq!(dup_admin.json()["seq"], 2);
     assert_eq!(harness.seq(), 3);
     // And new commands chain on after the recovered head.
-    let next = submit(&mut client, &deposit(1, "1"), None);
+    let next = submit(&mut client, &withdraw(1, "1"), None);
+    assert_eq!(next.status, 200, "{}", next.text());
     assert_eq!(next.json()["seq"], 4);
 }
 
