@@ -27,5 +27,5 @@ pub use chain::{
 };
 pub use error::LedgerError;
 pub use journal::{Ledger, MAX_SEQ};
-pub use outcome::Outcome;
+pub use outcome::{Events, Outcome};
 pub use recovery::Recovered;

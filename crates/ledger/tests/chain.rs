@@ -4,7 +4,8 @@ mod common;
 
 use backstop_core::{Command, Rejection};
 use backstop_ledger::{
-    Batch, ChainHead, Ledger, LedgerError, Outcome, command_digest, entry_hash, genesis_hash,
+    Batch, ChainHead, Events, Ledger, LedgerError, Outcome, command_digest, entry_hash,
+    genesis_hash,
 };
 use common::{Sealer, commands};
 
@@ -27,7 +28,7 @@ fn hashes_match_known_answers() {
         &genesis,
         vec![command],
         vec![Some("a".to_owned())],
-        vec![Outcome::Applied { events: vec![] }],
+        vec![Outcome::Applied { events: Events::from_values(&[]) }],
         [0x11; 32],
     );
     assert_eq!(batch.seq, 1);
@@ -55,7 +56,7 @@ fn the_entry_hash_covers_seq_link_commands_keys_and_state() {
     let head = ChainHead { seq: 41, entry_hash: [3; 32] };
     let cmds = commands("advance_time now=5\nopen_account account=7");
     let keys = vec![None, Some("k".to_owned())];
-    let outcomes = vec![Outcome::Applied { events: vec![] }; 2];
+    let outcomes = vec![Outcome::Applied { events: Events::from_values(&[]) }; 2];
     let base = Batch::seal(&head, cmds.clone(), keys.clone(), outcomes.clone(), [5; 32]);
     assert_eq!(base.seq, 42);
     assert_eq!(base.computed_entry_hash(), base.entry_hash);
@@ -87,7 +88,8 @@ fn the_entry_hash_covers_seq_link_commands_keys_and_state() {
     for variant in &variants {
         assert_ne!(variant.entry_hash, base.entry_hash, "{variant:?}");
     }
-    let other_outcomes = vec![Outcome::Applied { events: vec![serde_json::json!(1)] }; 2];
+    let other_outcomes =
+        vec![Outcome::Applied { events: Events::from_values(&[serde_json::json!(1)]) }; 2];
     let same = Batch::seal(&head, cmds, keys, other_outcomes, [5; 32]);
     assert_eq!(same.entry_hash, base.entry_hash);
 }
@@ -103,7 +105,9 @@ fn outcomes_carry_events_or_the_rejection() {
     assert_eq!(
         Outcome::of(&applied),
         Outcome::Applied {
-            events: events.iter().map(|e| serde_json::to_value(e).expect("json")).collect()
+            events: Events::from_values(
+                &events.iter().map(|e| serde_json::to_value(e).expect("json")).collect::<Vec<_>>()
+            )
         }
     );
     assert!(Outcome::of(&applied).is_applied());
@@ -196,4 +200,34 @@ fn a_ledger_can_move_to_another_thread() {
     fn send<T: Send>() {}
     send::<Ledger>();
     send::<backstop_ledger::Recovered>();
+}
+
+/// Applied events are written once, in the journal's format since the first release: each event
+/// as a JSON object with its keys in sorted order (the engine declares `event` first), compact.
+/// Text in that format reads back as the same outcome; text in another layout (the engine's
+/// field order, spaces) reads back as the same events and is written canonically again.
+#[test]
+fn applied_events_keep_the_journal_text_format() {
+    let mut sealer = Sealer::new();
+    let [open] = <[Command; 1]>::try_from(commands("open_account account=3")).expect("one command");
+    let outcome = Outcome::of(&sealer.engine.apply(&open));
+    let stored = r#"{"status":"applied","events":[{"account":3,"event":"account_opened","kind":"regular"}]}"#;
+    assert_eq!(serde_json::to_string(&outcome).expect("json"), stored);
+    let Outcome::Applied { events } = &outcome else { panic!("applied: {outcome:?}") };
+    assert_eq!(events.json(), r#"[{"account":3,"event":"account_opened","kind":"regular"}]"#);
+    assert_eq!(serde_json::from_str::<Outcome>(stored).expect("parses"), outcome);
+    let other = r#"{"status":"applied","events":[ {"event":"account_opened","kind":"regular","account":3} ]}"#;
+    let read: Outcome = serde_json::from_str(other).expect("parses");
+    assert_eq!(read, outcome);
+    assert_eq!(serde_json::to_string(&read).expect("json"), stored);
+    let different = stored.replace("\"account\":3", "\"account\":4");
+    assert_ne!(serde_json::from_str::<Outcome>(&different).expect("parses"), outcome);
+    for bad in [
+        r#"{"status":"applied"}"#,
+        r#"{"status":"applied","events":{"account":3}}"#,
+        r#"{"status":"rejected","code":2,"message":"m"}"#,
+        r#"{"status":"done","events":[]}"#,
+    ] {
+        assert!(serde_json::from_str::<Outcome>(bad).is_err(), "{bad}");
+    }
 }

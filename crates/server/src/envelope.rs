@@ -2,7 +2,7 @@
 //! amounts inside engine types are decimal strings).
 
 use backstop_core::Command;
-use backstop_ledger::{Batch, Outcome};
+use backstop_ledger::{Batch, Events, Outcome};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -57,7 +57,7 @@ pub struct CommandResult {
     /// Events of an applied command.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
-    pub events: Option<Vec<Value>>,
+    pub events: Option<Events>,
     /// Rejection code (docs/rejections.md) of a rejected command.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<u16>,
