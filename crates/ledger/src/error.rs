@@ -68,6 +68,11 @@ pub enum LedgerError {
         /// What is wrong.
         what: String,
     },
+    /// Another writer (a running `serve`) holds the journal's writer lock.
+    WriterLocked {
+        /// The journal and how its lock is held.
+        what: String,
+    },
     /// A snapshot is unusable: unreadable, refused by the engine, or not at its batch's state.
     Snapshot {
         /// Sequence number of the snapshot.
@@ -89,7 +94,8 @@ impl LedgerError {
         match self {
             LedgerError::Backend { .. }
             | LedgerError::NotInitialized
-            | LedgerError::GenesisMismatch { .. } => None,
+            | LedgerError::GenesisMismatch { .. }
+            | LedgerError::WriterLocked { .. } => None,
             LedgerError::Invalid { seq, .. }
             | LedgerError::Conflict { seq, .. }
             | LedgerError::ChainBroken { seq, .. }
@@ -133,6 +139,12 @@ impl fmt::Display for LedgerError {
                 write!(f, "corrupt journal at batch {seq}: {what}")
             }
             LedgerError::Snapshot { seq, what } => write!(f, "snapshot at batch {seq}: {what}"),
+            LedgerError::WriterLocked { what } => {
+                write!(
+                    f,
+                    "another writer holds the journal ({what}); is a server already running on it?"
+                )
+            }
         }
     }
 }

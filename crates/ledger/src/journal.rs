@@ -54,6 +54,25 @@ impl Ledger {
         Ok(Ledger { store, genesis: None })
     }
 
+    /// Takes the journal's writer lock (one writer per journal), waiting up to `wait` for a
+    /// previous holder to go; held until this `Ledger` is dropped or its process dies.
+    ///
+    /// # Errors
+    /// [`LedgerError::WriterLocked`] when another writer still holds it after `wait`; a backend
+    /// error when the lock cannot be tried.
+    pub fn lock_writer(&mut self, wait: std::time::Duration) -> Result<(), LedgerError> {
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            if self.store.try_lock_writer()? {
+                return Ok(());
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(LedgerError::WriterLocked { what: self.store.writer_lock_name() });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     /// "sqlite" or "postgres".
     #[must_use]
     pub fn backend(&self) -> &'static str {

@@ -75,6 +75,10 @@ struct Prepared {
     batches_since: Statement,
 }
 
+/// Key of the advisory lock a writer holds on the journal's database ("bkstpwrt" in ASCII;
+/// distinct from [`SCHEMA_LOCK`], which every connection takes while it opens).
+const WRITER_LOCK_KEY: i64 = 0x626b_7374_7077_7274;
+
 /// A journal in a PostgreSQL database.
 pub(crate) struct PostgresStore {
     /// The connection.
@@ -216,6 +220,20 @@ fn head_of(row: Option<postgres::Row>) -> Result<StoredHead, LedgerError> {
 impl Store for PostgresStore {
     fn backend(&self) -> &'static str {
         "postgres"
+    }
+
+    fn try_lock_writer(&mut self) -> Result<bool, LedgerError> {
+        // A session-level advisory lock in the journal's database: released by the server when
+        // this connection closes, including when the process holding it is killed.
+        let row = self
+            .client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LOCK_KEY])
+            .map_err(|e| pg_error("taking the writer lock", e))?;
+        row.try_get::<_, bool>(0).map_err(|e| pg_error("taking the writer lock", e))
+    }
+
+    fn writer_lock_name(&self) -> String {
+        format!("advisory lock {WRITER_LOCK_KEY} of the journal's database")
     }
 
     fn genesis(&mut self) -> Result<Option<(String, String)>, LedgerError> {

@@ -56,6 +56,10 @@ const BATCH_COLUMNS: &str = r#"seq, prev_hash, entry_hash, state_hash, commands,
 pub(crate) struct SqliteStore {
     /// The connection (WAL, synchronous=FULL).
     conn: Connection,
+    /// Path of the journal file.
+    path: String,
+    /// The writer lock file, locked, once taken.
+    writer_lock: Option<std::fs::File>,
 }
 
 impl SqliteStore {
@@ -95,7 +99,7 @@ impl SqliteStore {
             }
         }
         tx.commit().map_err(|e| LedgerError::backend(&context, e))?;
-        Ok(SqliteStore { conn })
+        Ok(SqliteStore { conn, path: path.to_owned(), writer_lock: None })
     }
 }
 
@@ -129,6 +133,34 @@ fn is_constraint(error: &rusqlite::Error) -> bool {
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
+    }
+
+    fn try_lock_writer(&mut self) -> Result<bool, LedgerError> {
+        if self.writer_lock.is_some() {
+            return Ok(true);
+        }
+        // An OS file lock beside the journal: released by the kernel when the process dies,
+        // even by SIGKILL, so a restarted server is never locked out by its dead predecessor.
+        let name = self.writer_lock_name();
+        let context = format!("taking the writer lock {name}");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&name)
+            .map_err(|e| LedgerError::backend(&context, e))?;
+        match file.try_lock() {
+            Ok(()) => {
+                self.writer_lock = Some(file);
+                Ok(true)
+            }
+            Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+            Err(std::fs::TryLockError::Error(e)) => Err(LedgerError::backend(&context, e)),
+        }
+    }
+
+    fn writer_lock_name(&self) -> String {
+        format!("{}.writer-lock", self.path)
     }
 
     fn genesis(&mut self) -> Result<Option<(String, String)>, LedgerError> {

@@ -60,6 +60,11 @@ pub(crate) type StoredHead = Option<(u64, String)>;
 pub(crate) trait Store: Send {
     /// "sqlite" or "postgres".
     fn backend(&self) -> &'static str;
+    /// Tries once to take the journal's writer lock, held until this store is dropped (or its
+    /// process dies): `Ok(false)` when another store holds it.
+    fn try_lock_writer(&mut self) -> Result<bool, LedgerError>;
+    /// Where the writer lock lives, for messages.
+    fn writer_lock_name(&self) -> String;
     /// The genesis row: config text and genesis hash (hex).
     fn genesis(&mut self) -> Result<Option<(String, String)>, LedgerError>;
     /// Inserts the genesis row unless one exists (then leaves it alone).

@@ -9,6 +9,7 @@ use backstop_ledger::{
 };
 use common::{Db, Sealer, VENUE, commands, script_batches, venue_engine};
 use sha2::{Digest, Sha256};
+use std::time::Duration;
 
 for_each_backend!(
     initialize_is_idempotent_and_refuses_another_venue,
@@ -32,6 +33,7 @@ for_each_backend!(
     everything_survives_reopening,
     api_keys_are_added_listed_and_revoked,
     two_ledgers_share_one_database,
+    one_writer_holds_the_writer_lock,
     a_reader_follows_a_writer_thread,
     a_long_journal_replays_in_pages,
     reads_past_the_storable_range_find_nothing,
@@ -619,6 +621,31 @@ fn two_ledgers_share_one_database(db: &Db) {
     let mut recovered = reader.recover().expect("recover");
     assert_eq!(recovered.head, sealer.head);
     assert_eq!(recovered.engine.state_hash(), sealer.engine.state_hash());
+}
+
+fn one_writer_holds_the_writer_lock(db: &Db) {
+    let mut first = db.open_initialized();
+    let mut second = db.open_initialized();
+    let mut reader = db.open_initialized();
+    first.lock_writer(Duration::ZERO).expect("the first writer takes the lock");
+    // Taking it again on the same ledger is fine; another ledger waits, then is refused.
+    first.lock_writer(Duration::ZERO).expect("the holder takes it again");
+    let started = std::time::Instant::now();
+    let refused = second.lock_writer(Duration::from_millis(200));
+    match &refused {
+        Err(error @ LedgerError::WriterLocked { .. }) => {
+            assert!(error.to_string().contains("another writer holds"), "{error}");
+        }
+        other => panic!("expected WriterLocked, got {other:?}"),
+    }
+    assert!(started.elapsed() >= Duration::from_millis(200), "it waited the time it was given");
+    // Readers need no lock, and the holder still appends.
+    let (_, batches) = script_batches();
+    first.append(&batches[..1]).expect("the holder appends");
+    assert_eq!(reader.head(), Ok(batches[0].head()));
+    // Gone with its holder: the waiting writer gets it.
+    drop(first);
+    second.lock_writer(Duration::from_secs(5)).expect("the lock is free once its holder is gone");
 }
 
 fn a_reader_follows_a_writer_thread(db: &Db) {

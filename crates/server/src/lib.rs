@@ -135,12 +135,18 @@ struct Prepared {
     keys: KeyStore,
 }
 
+/// How long a starting server waits for the journal's writer lock.
+const WRITER_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl Prepared {
     /// Opens and verifies the journal (blocking; call outside any async runtime).
     fn open(config: &ServerConfig) -> Result<Prepared, StartError> {
         VenueConfig::from_toml_str(&config.venue_toml)
             .map_err(|error| StartError::Config(error.to_string()))?;
         let mut ledger = Ledger::open(&config.db)?;
+        // One writer per journal: a second server on the same journal refuses to start. The
+        // wait covers a killed predecessor whose lock the OS or PostgreSQL is still releasing.
+        ledger.lock_writer(WRITER_LOCK_WAIT)?;
         ledger.initialize(&config.venue_toml)?;
         let recovered = ledger.recover()?;
         let mut reader = Ledger::open(&config.db)?;

@@ -16,6 +16,7 @@ on_both_backends!(
     restart_recovers_the_same_state_keys_and_idempotency,
     restart_from_a_snapshot_replays_only_the_rest,
     a_journal_of_another_venue_refuses_to_start,
+    a_second_server_on_the_same_journal_refuses_to_start,
     state_reads_match_an_in_memory_engine,
     keys_are_made_listed_and_revoked_over_http,
     keys_changed_outside_the_server_take_effect_while_it_runs,
@@ -302,6 +303,22 @@ fn a_journal_of_another_venue_refuses_to_start(backend: Backend) {
     // The right venue still starts.
     harness.restart();
     assert_eq!(harness.seq(), 1);
+}
+
+fn a_second_server_on_the_same_journal_refuses_to_start(backend: Backend) {
+    let harness = Harness::new(backend);
+    assert_eq!(submit(&mut harness.admin(), &open(1), None).status, 200);
+    // Same journal, another port: two writers would race for every seq, so the second refuses
+    // (after waiting for the lock) and the first goes on serving.
+    match backstop_server::start(harness.config.clone()) {
+        Ok(_) => panic!("a second writer started on the same journal"),
+        Err(backstop_server::StartError::Ledger(error)) => {
+            assert!(matches!(error, backstop_ledger::LedgerError::WriterLocked { .. }), "{error}");
+        }
+        Err(other) => panic!("expected the writer lock to refuse, got {other}"),
+    }
+    assert_eq!(submit(&mut harness.admin(), &open(2), None).status, 200);
+    assert_eq!(harness.seq(), 2);
 }
 
 fn state_reads_match_an_in_memory_engine(backend: Backend) {
