@@ -61,6 +61,18 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// Why the batch is malformed, if it is: it needs exactly one key and one outcome per command.
+    pub(crate) fn shape_problem(&self) -> Option<String> {
+        let commands = self.commands.len();
+        (self.keys.len() != commands || self.outcomes.len() != commands).then(|| {
+            format!(
+                "{commands} commands, {} keys and {} outcomes: need one key and one outcome per command",
+                self.keys.len(),
+                self.outcomes.len()
+            )
+        })
+    }
+
     /// Seals a batch after `head`: seq = head.seq + 1, prev_hash = head.entry_hash, entry hash computed.
     #[must_use]
     pub fn seal(

@@ -342,16 +342,8 @@ pub(crate) fn parse_hash(seq: u64, what: &str, text: &str) -> Result<Hash32, Led
 /// whole vector (`[`, the commands separated by `,`, `]`).
 fn encode_batch(batch: &Batch) -> Result<(BatchRow, Vec<Option<Hash32>>), LedgerError> {
     let seq = batch.seq;
-    if batch.keys.len() != batch.commands.len() || batch.outcomes.len() != batch.commands.len() {
-        return Err(LedgerError::Invalid {
-            seq,
-            what: format!(
-                "{} commands, {} keys and {} outcomes: need one key and one outcome per command",
-                batch.commands.len(),
-                batch.keys.len(),
-                batch.outcomes.len()
-            ),
-        });
+    if let Some(what) = batch.shape_problem() {
+        return Err(LedgerError::Invalid { seq, what });
     }
     let invalid = |what: &str, e: serde_json::Error| LedgerError::Invalid {
         seq,

@@ -244,17 +244,8 @@ impl Replay<'_> {
                 actual: to_hex(&batch.entry_hash),
             });
         }
-        if batch.keys.len() != batch.commands.len() || batch.outcomes.len() != batch.commands.len()
-        {
-            return Err(LedgerError::Corrupt {
-                seq,
-                what: format!(
-                    "{} commands, {} keys, {} outcomes",
-                    batch.commands.len(),
-                    batch.keys.len(),
-                    batch.outcomes.len()
-                ),
-            });
+        if let Some(what) = batch.shape_problem() {
+            return Err(LedgerError::Corrupt { seq, what });
         }
         for (index, ((command, key), stored)) in
             batch.commands.iter().zip(&batch.keys).zip(&batch.outcomes).enumerate()

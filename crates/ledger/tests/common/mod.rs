@@ -167,8 +167,11 @@ impl Db {
         }
     }
 
-    /// One text value from raw SQL.
-    pub fn query_text(&self, sql: &str) -> String {
+    /// One value from raw SQL (a text, or a count from `SELECT COUNT(*) …`).
+    pub fn query_one<T>(&self, sql: &str) -> T
+    where
+        T: rusqlite::types::FromSql + for<'a> postgres::types::FromSql<'a>,
+    {
         match self {
             Db::Sqlite { path } => {
                 let conn = rusqlite::Connection::open(path).unwrap_or_else(|e| panic!("{e}"));
@@ -185,22 +188,14 @@ impl Db {
         }
     }
 
+    /// One text value from raw SQL.
+    pub fn query_text(&self, sql: &str) -> String {
+        self.query_one(sql)
+    }
+
     /// A count from raw SQL (`SELECT COUNT(*) …`).
     pub fn count(&self, sql: &str) -> i64 {
-        match self {
-            Db::Sqlite { path } => {
-                let conn = rusqlite::Connection::open(path).unwrap_or_else(|e| panic!("{e}"));
-                conn.query_row(sql, [], |row| row.get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"))
-            }
-            Db::Postgres { url, .. } => {
-                let mut client = postgres::Client::connect(url, postgres::NoTls)
-                    .unwrap_or_else(|e| panic!("{e}"));
-                client
-                    .query_one(sql, &[])
-                    .and_then(|row| row.try_get(0))
-                    .unwrap_or_else(|e| panic!("{sql}: {e}"))
-            }
-        }
+        self.query_one(sql)
     }
 }
 
