@@ -1,8 +1,10 @@
 //! `backstop size SCENARIO --layer fund --target 0.01 [--paths N] [--seed S] [--threads T]
 //! [--out DIR]`: the smallest size of a layer that keeps the probability of a loss beyond it at or
-//! under the target, by bisection over Monte Carlo runs with common random numbers. Prints every
-//! size it tried with its probability, then the chosen size; with `--out`, runs the scenario once
-//! more at the chosen size and writes the reports with the size curve.
+//! under the target, by bisection over Monte Carlo runs with common random numbers, stopped when a
+//! candidate's 95% Wilson interval contains the target (`--confidence`). Prints every size it tried
+//! with its probability, interval and verdict, then the chosen size and how many paths the target
+//! needs; with `--out`, runs the scenario once more at the chosen size and writes the reports with
+//! the size curve and its interval band.
 
 use crate::exec::{EXIT_INPUT, EXIT_OK};
 use crate::simulate::{RunArgs, load, prepare_out, progress_bar, report_info, write_reports};
@@ -24,6 +26,11 @@ pub(crate) struct SizeArgs {
     /// Largest acceptable probability of a loss beyond the layer (0 ≤ target < 1).
     #[arg(long, value_name = "P", value_parser = parse_target)]
     pub(crate) target: f64,
+    /// Confidence of the Wilson interval around each candidate's probability; the search stops
+    /// when the interval no longer resolves the target. `none`: point estimates only (the default
+    /// for a one-path replay).
+    #[arg(long, value_name = "C", default_value = "0.95", value_parser = parse_confidence)]
+    pub(crate) confidence: Confidence,
     #[command(flatten)]
     pub(crate) run: RunArgs,
     /// A full-resolution price CSV replacing the scenario's first csv or waypoints price source.
@@ -33,6 +40,20 @@ pub(crate) struct SizeArgs {
     /// the chosen size into this directory.
     #[arg(long, value_name = "DIR")]
     pub(crate) out: Option<PathBuf>,
+}
+
+/// `--confidence`: a level, or none.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Confidence(pub(crate) Option<f64>);
+
+fn parse_confidence(text: &str) -> Result<Confidence, String> {
+    if text == "none" {
+        return Ok(Confidence(None));
+    }
+    match text.parse::<f64>() {
+        Ok(level) if level > 0.0 && level < 1.0 => Ok(Confidence(Some(level))),
+        _ => Err("expected a confidence between 0 and 1 (0.95), or none".to_owned()),
+    }
 }
 
 fn parse_target(text: &str) -> Result<f64, String> {
@@ -53,9 +74,13 @@ pub(crate) fn run(args: &SizeArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
     if !prepare_out(args.out.as_deref(), err)? {
         return Ok(EXIT_INPUT);
     }
+    let paths = args.run.paths.unwrap_or(scenario.run.paths);
+    // One path is a replay: its probability is 0 or 1, and no interval resolves anything.
+    let confidence = if paths == 1 { None } else { args.confidence.0 };
     let options = SizingOptions {
         layer: args.layer.clone(),
         target: args.target,
+        confidence,
         paths: args.run.paths,
         seed: args.run.seed,
         threads: args.run.threads,
@@ -81,11 +106,25 @@ pub(crate) fn run(args: &SizeArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
         "{}: smallest size of {} with P(loss beyond) <= {}",
         scenario.scenario.name, sizing.layer, sizing.target
     )?;
-    writeln!(out, "size\tprobability")?;
-    for (size, probability) in &sizing.curve {
-        writeln!(out, "{size}\t{probability}")?;
+    writeln!(out, "size\tprobability\tlower\tupper\tverdict")?;
+    for point in &sizing.curve {
+        let verdict = format!("{:?}", point.verdict).to_lowercase();
+        writeln!(
+            out,
+            "{}\t{}\t{}\t{}\t{verdict}",
+            point.size, point.probability, point.lower, point.upper
+        )?;
     }
-    writeln!(out, "chosen size: {} (probability {})", sizing.size, sizing.probability)?;
+    writeln!(
+        out,
+        "chosen size: {} (probability {}, interval {}..{}, {})",
+        sizing.size,
+        sizing.probability,
+        sizing.interval.0,
+        sizing.interval.1,
+        if sizing.resolved { "resolved" } else { "not resolved" }
+    )?;
+    writeln!(out, "{}", sizing.describe())?;
     let Some(dir) = &args.out else {
         return Ok(EXIT_OK);
     };

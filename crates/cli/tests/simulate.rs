@@ -248,14 +248,18 @@ fn size_prints_the_curve_and_the_chosen_size() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
     let stdout = stdout_of(&output);
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines[1], "size\tprobability", "{stdout}");
+    assert_eq!(lines[1], "size\tprobability\tlower\tupper\tverdict", "{stdout}");
     let chosen = lines.iter().position(|line| line.starts_with("chosen size: ")).unwrap();
     assert!(chosen > 2, "at least one size tried:\n{stdout}");
     for line in &lines[2..chosen] {
-        let (size, probability) = line.split_once('\t').unwrap();
-        assert!(size.parse::<f64>().unwrap() >= 0.0);
-        assert!((0.0..=1.0).contains(&probability.parse::<f64>().unwrap()));
+        let cells: Vec<&str> = line.split('\t').collect();
+        assert!(cells[0].parse::<f64>().unwrap() >= 0.0);
+        let probability = cells[1].parse::<f64>().unwrap();
+        let (lower, upper) = (cells[2].parse::<f64>().unwrap(), cells[3].parse::<f64>().unwrap());
+        assert!(0.0 <= lower && lower <= probability && probability <= upper && upper <= 1.0);
+        assert!(["meets", "fails", "unresolved"].contains(&cells[4]), "{line}");
     }
+    assert_eq!(summary_of(&dir.join("out"))["sizing"]["confidence"], 0.95);
     let summary = summary_of(&dir.join("out"));
     assert_eq!(summary["sizing"]["target"], 0.2);
     assert!(dir.join("out/charts/sizing.svg").is_file());

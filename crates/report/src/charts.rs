@@ -82,6 +82,8 @@ pub(crate) enum Kind {
         /// The bins, in x order.
         bins: Vec<(f64, f64, u32)>,
     },
+    /// A figure of a parameter study (band, heatmap, tornado: crate::sweep_charts).
+    Figure(crate::sweep_charts::Figure),
 }
 
 /// A chart: file name (without extension), title, axis labels and data.
@@ -152,32 +154,42 @@ pub(crate) fn charts(run: &RunResult, sizing: Option<&SizingResult>) -> Vec<Char
         });
     }
     if let Some(sizing) = sizing {
-        let mut points: Vec<(f64, f64)> = sizing.curve.clone();
-        points.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
-        charts.push(Chart {
-            name: "sizing",
-            title: format!("Fund-size curve: {}", sizing.layer),
-            caption: format!(
-                "Probability of a loss beyond {} at each size the search tried; the target is {} \
-                 and the chosen size {}.",
-                sizing.layer,
-                format::probability(sizing.target),
-                format::amount(sizing.size)
-            ),
-            x_label: format!("{} size", sizing.layer),
-            y_label: "probability of loss beyond the layer".to_owned(),
-            kind: Kind::Lines {
-                series: vec![Series { name: "searched".to_owned(), points }],
-                markers: true,
-                hline: Some((
-                    format!("target {}", format::probability(sizing.target)),
-                    sizing.target,
-                )),
-                vline: Some((format!("chosen {}", format::amount(sizing.size)), sizing.size)),
-            },
-        });
+        charts.push(sizing_chart(sizing));
     }
     charts
+}
+
+/// The size curve: each candidate's probability of a loss beyond the layer with its interval.
+fn sizing_chart(sizing: &SizingResult) -> Chart {
+    let mut curve = sizing.curve.clone();
+    curve.sort_by(|a, b| a.size.total_cmp(&b.size));
+    let band_name = match sizing.confidence {
+        Some(confidence) => format!("{}% Wilson interval", format::amount(confidence * 100.0)),
+        None => "point estimates (no interval)".to_owned(),
+    };
+    Chart {
+        name: "sizing",
+        title: format!("Fund-size curve: {}", sizing.layer),
+        caption: format!(
+            "Probability of a loss beyond {} at each size the search tried ({} paths each, the same \
+             random numbers at every size), with its interval; the target is {} and the chosen \
+             size {}.",
+            sizing.layer,
+            sizing.paths,
+            format::probability(sizing.target),
+            format::amount(sizing.size)
+        ),
+        x_label: format!("{} size", sizing.layer),
+        y_label: "probability of loss beyond the layer".to_owned(),
+        kind: Kind::Figure(crate::sweep_charts::Figure::Band {
+            name: "estimate".to_owned(),
+            points: curve.iter().map(|point| (point.size, point.probability)).collect(),
+            band_name,
+            band: curve.iter().map(|point| (point.size, point.lower, point.upper)).collect(),
+            hline: Some((format!("target {}", format::probability(sizing.target)), sizing.target)),
+            vline: Some((format!("chosen {}", format::amount(sizing.size)), sizing.size)),
+        }),
+    }
 }
 
 /// Seconds per x unit and the x label for a trace's time axis.
@@ -372,6 +384,9 @@ fn range(values: impl Iterator<Item = f64>, include_zero: bool) -> (f64, f64) {
 type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> DrawResult<DB> {
+    if let Kind::Figure(figure) = &chart.kind {
+        return crate::sweep_charts::draw(root, chart, figure);
+    }
     root.fill(&WHITE)?;
     let (x_range, y_range) = match &chart.kind {
         Kind::Lines { series, hline, vline, .. } => {
@@ -392,6 +407,7 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Dra
             let ys = bins.iter().map(|bin| f64::from(bin.2));
             (range(xs, false), range(ys, true))
         }
+        Kind::Figure(_) => ((0.0, 1.0), (0.0, 1.0)),
     };
     let mut context = ChartBuilder::on(root)
         .caption(&chart.title, (FONT_FAMILY, 22))
@@ -466,6 +482,7 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Dra
                 legend = true;
             }
         }
+        Kind::Figure(_) => {}
         Kind::Histogram { bins } => {
             let fill = color(0).mix(0.8).filled();
             context.draw_series(
@@ -499,7 +516,7 @@ fn legend_position(kind: &Kind, x: (f64, f64), y: (f64, f64)) -> SeriesLabelPosi
             series.iter().flat_map(|series| series.points.iter().copied()).collect()
         }
         Kind::Stacked { series } => stack(series).into_iter().flatten().collect(),
-        Kind::Histogram { .. } => Vec::new(),
+        Kind::Histogram { .. } | Kind::Figure(_) => Vec::new(),
     };
     let width = x.1 - x.0;
     let height = y.1 - y.0;

@@ -182,25 +182,27 @@ pub(crate) fn blocks(
 
     if let Some(sizing) = sizing {
         blocks.push(Block::Heading(2, format!("Sizing: {}", sizing.layer)));
-        blocks.push(Block::Paragraph(format!(
-            "Smallest size of {} keeping the probability of a loss beyond it at or under {}: {}. \
-             The search tried {} size(s), with the same random numbers at every size.",
-            sizing.layer,
-            format::probability(sizing.target),
-            format::amount(sizing.size),
-            sizing.curve.len()
-        )));
+        blocks.push(Block::Paragraph(sizing.describe()));
         let rows = sizing
             .curve
             .iter()
-            .map(|(size, probability)| {
-                vec![format::amount(*size), format::probability(*probability)]
+            .map(|point| {
+                vec![
+                    format::amount(point.size),
+                    format::probability(point.probability),
+                    format!(
+                        "{} – {}",
+                        format::probability(point.lower),
+                        format::probability(point.upper)
+                    ),
+                    format!("{:?}", point.verdict).to_lowercase(),
+                ]
             })
             .collect();
         blocks.push(Block::Table {
-            head: cells(&["size", "P(loss beyond the layer)"]),
+            head: cells(&["size", "P(loss beyond the layer)", "interval", "verdict"]),
             rows,
-            numeric: vec![true, true],
+            numeric: vec![true, true, true, false],
         });
     }
 

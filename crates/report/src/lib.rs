@@ -15,6 +15,7 @@ mod document;
 mod format;
 pub mod provenance;
 mod summary;
+mod sweep_charts;
 
 use backstop_sim::runner::RunResult;
 use std::path::{Path, PathBuf};

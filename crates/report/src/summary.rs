@@ -75,16 +75,7 @@ pub(crate) fn summary_value(
         .collect();
     let sizing = match sizing {
         None => Value::Null,
-        Some(sizing) => json!({
-            "layer": sizing.layer,
-            "target": sizing.target,
-            "size": sizing.size,
-            "curve": sizing
-                .curve
-                .iter()
-                .map(|(size, probability)| json!({ "size": size, "probability": probability }))
-                .collect::<Vec<_>>(),
-        }),
+        Some(sizing) => serde_json::to_value(sizing)?,
     };
     let value = json!({
         "schema": SCHEMA,

@@ -104,17 +104,32 @@ fn info() -> ReportInfo {
 }
 
 fn sizing() -> SizingResult {
+    use backstop_sim::sizing::{SizingPoint, Verdict};
+    let point = |size: f64, exceedances: u32| {
+        let probability = f64::from(exceedances) / 400.0;
+        let (lower, upper) = backstop_sim::sizing::wilson(u64::from(exceedances), 400, 1.96);
+        let verdict = if upper <= 0.01 { Verdict::Meets } else { Verdict::Fails };
+        SizingPoint { size, probability, exceedances, paths: 400, lower, upper, verdict }
+    };
     SizingResult {
         layer: "fund:main".to_owned(),
         target: 0.01,
+        confidence: Some(0.95),
+        paths: 400,
         size: 12_500.0,
         probability: 0.0,
+        interval: (0.0, 0.0095),
+        resolved: true,
+        paths_needed: Some(381),
+        paths_min: 381,
+        boundary: Some(point(6_250.0, 100)),
+        boundary_paths_needed: Some(12),
         curve: vec![
-            (0.0, 0.66),
-            (50_000.0, 0.0),
-            (25_000.0, 0.0),
-            (12_500.0, 0.0),
-            (6_250.0, 0.25),
+            point(0.0, 264),
+            point(50_000.0, 0),
+            point(25_000.0, 0),
+            point(12_500.0, 0),
+            point(6_250.0, 100),
         ],
     }
 }

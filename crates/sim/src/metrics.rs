@@ -164,13 +164,31 @@ impl Statistic {
             max: sorted.last().copied().unwrap_or(0.0),
         }
     }
+
+    /// As [`Statistic::of`] for a metric where smaller is worse (`fund_min`): VaR and ES are
+    /// taken in the lower tail (VaR at 95% is the ⌈0.95·n⌉-th largest value, ES the mean of the
+    /// smallest ⌈0.05·n⌉); `mean` and `max` are as usual.
+    #[must_use]
+    pub fn of_lower(values: &[f64]) -> Statistic {
+        let negated: Vec<f64> = values.iter().map(|value| -value).collect();
+        let tail = Statistic::of(&negated);
+        Statistic {
+            mean: mean(values),
+            var95: -tail.var95,
+            var99: -tail.var99,
+            es95: -tail.es95,
+            es99: -tail.es99,
+            max: values.iter().copied().reduce(f64::max).unwrap_or(0.0),
+        }
+    }
 }
 
 /// Reads one figure of a path.
 type Getter = fn(&PathMetrics) -> f64;
 
 /// Summarises per-path metrics: a [`Statistic`] per metric (`deficit_created`,
-/// `liquidated_volume`, `liquidations`, `uncovered_at_end`, `fund_min`, `staker_loss_share`,
+/// `liquidated_volume`, `liquidations`, `uncovered_at_end`, `fund_min` (tail statistics in the
+/// lower tail, [`Statistic::of_lower`]), `staker_loss_share`,
 /// `socialized`, `adl_haircut_max`, `adl_haircut_total`, `paid:<layer>` and
 /// `loss_beyond:<layer>` for every layer that appears on any path, 0 where a path lacks it), the
 /// probability each layer was exhausted and the probability of a loss beyond each layer. Paths
@@ -191,7 +209,10 @@ pub fn summarize(paths: &[PathMetrics]) -> Summary {
     ];
     for (name, get) in scalar {
         let values: Vec<f64> = paths.iter().map(get).collect();
-        metrics.insert(name.to_owned(), Statistic::of(&values));
+        // A minimum is bad when small: its tail statistics are taken in the lower tail.
+        let statistic =
+            if name == "fund_min" { Statistic::of_lower(&values) } else { Statistic::of(&values) };
+        metrics.insert(name.to_owned(), statistic);
     }
     let paid_layers: std::collections::BTreeSet<&String> =
         paths.iter().flat_map(|path| path.paid_by_layer.keys()).collect();

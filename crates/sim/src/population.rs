@@ -57,6 +57,7 @@ use backstop_money::Amount;
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution as _, StandardNormal};
+use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -85,6 +86,101 @@ pub struct Population {
     /// Each generated borrower's health factor right after preparation (the drawn health, or
     /// the initial check's limit when the draw was below it), in account order.
     pub health_targets: Vec<(AccountId, f64)>,
+}
+
+/// The scenario's `population`: either a plain `[[population]]` array of groups (the population
+/// then follows the run's seed), or a `[population]` table with its own `seed` and the groups as
+/// `[[population.group]]`, so that the same accounts are drawn whatever `[run] seed` or `--seed`
+/// says and only the paths vary. Dereferences to the groups.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PopulationSection {
+    /// Seed of the population's draws (`None`: the run's seed).
+    pub seed: Option<u64>,
+    /// The groups of accounts, in order.
+    pub groups: Vec<PopulationSpec>,
+    /// Whether the file used the `[population]` table form (error locations follow it).
+    pub table_form: bool,
+}
+
+impl core::ops::Deref for PopulationSection {
+    type Target = Vec<PopulationSpec>;
+
+    fn deref(&self) -> &Vec<PopulationSpec> {
+        &self.groups
+    }
+}
+
+impl core::ops::DerefMut for PopulationSection {
+    fn deref_mut(&mut self) -> &mut Vec<PopulationSpec> {
+        &mut self.groups
+    }
+}
+
+impl PopulationSection {
+    /// The seed the population is drawn with: its own, else the run's.
+    #[must_use]
+    pub fn seed_or(&self, run_seed: u64) -> u64 {
+        self.seed.unwrap_or(run_seed)
+    }
+
+    /// [`validate`] with locations in the file's form (`population.group[i].<key>` for the table).
+    ///
+    /// # Errors
+    /// As [`validate`].
+    pub fn validate(&self, venue: &VenueConfig, base_dir: &Path) -> Result<(), SimError> {
+        validate(&self.groups, venue, base_dir).map_err(|problem| {
+            match problem.location.strip_prefix("population[") {
+                Some(rest) if self.table_form => {
+                    SimError::new(format!("population.group[{rest}"), problem.message)
+                }
+                _ => problem,
+            }
+        })
+    }
+}
+
+/// The `[population]` table form.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PopulationTable {
+    #[serde(default)]
+    seed: Option<u64>,
+    #[serde(default)]
+    group: Vec<PopulationSpec>,
+}
+
+impl<'de> Deserialize<'de> for PopulationSection {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Form;
+        impl<'de> serde::de::Visitor<'de> for Form {
+            type Value = PopulationSection;
+
+            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str("[[population]] groups, or a [population] table with seed and [[population.group]]")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let groups = Vec::<PopulationSpec>::deserialize(
+                    serde::de::value::SeqAccessDeserializer::new(seq),
+                )?;
+                Ok(PopulationSection { seed: None, groups, table_form: false })
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let table = PopulationTable::deserialize(
+                    serde::de::value::MapAccessDeserializer::new(map),
+                )?;
+                Ok(PopulationSection { seed: table.seed, groups: table.group, table_form: true })
+            }
+        }
+        deserializer.deserialize_any(Form)
+    }
 }
 
 /// A draw from a distribution.

@@ -161,8 +161,7 @@ pub fn validate(scenario: &Scenario, text: &str) -> Result<(), SimError> {
     };
     crate::prices::validate(&scenario.prices, run, &scenario.base_dir, &symbols)
         .map_err(relocate)?;
-    crate::population::validate(&scenario.population, &venue, &scenario.base_dir)
-        .map_err(relocate)?;
+    scenario.population.validate(&venue, &scenario.base_dir).map_err(relocate)?;
     validate_agents(scenario, &venue, &symbols).map_err(|(key, message)| error(&key, message))?;
     crate::exogenous::validate(&scenario.events, &venue, run.steps)
         .map_err(|(key, message)| error(&key, message))?;
@@ -594,7 +593,7 @@ fn prepare(
     let first_id = backstops.last().map_or(1, |account| account.0.saturating_add(1));
     let initial_map: BTreeMap<String, f64> =
         symbols.iter().cloned().zip(initial_prices.iter().copied()).collect();
-    let mut population_rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut population_rng = ChaCha8Rng::seed_from_u64(scenario.population.seed_or(seed));
     population_rng.set_stream(u64::MAX);
     let population = crate::population::generate(
         &scenario.population,

@@ -19,9 +19,10 @@ pub struct Scenario {
     pub run: RunSpec,
     /// Price sources, one per priced asset.
     pub prices: PricesSpec,
-    /// The accounts at the start of the run.
+    /// The accounts at the start of the run: `[[population]]` groups, or a `[population]` table
+    /// with its own `seed` and `[[population.group]]` ([`crate::population::PopulationSection`]).
     #[serde(default)]
-    pub population: Vec<PopulationSpec>,
+    pub population: crate::population::PopulationSection,
     /// Liquidation keepers.
     #[serde(default)]
     pub keepers: KeeperSpec,
