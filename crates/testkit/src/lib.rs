@@ -27,6 +27,7 @@
 //! }
 //! ```
 
+pub mod full_net;
 pub mod generators;
 pub mod http;
 pub mod probes;
