@@ -127,6 +127,7 @@ fn handler(method: Method, endpoint: Endpoint) -> MethodRouter<AppState> {
         Endpoint::CreateKey => routing::on(filter, keys::create),
         Endpoint::ListKeys => routing::on(filter, keys::list),
         Endpoint::RevokeKey => routing::on(filter, keys::revoke),
+        Endpoint::Risk => routing::on(filter, crate::risk_view::risk),
     }
 }
 
@@ -281,11 +282,9 @@ async fn metrics(State(app): State<AppState>) -> Response {
         accounts,
         healthy: app.is_healthy(),
     };
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        app.metrics.render(gauges),
-    )
-        .into_response()
+    let mut body = app.metrics.render(gauges);
+    crate::risk_view::render_gauges(&app, &mut body).await;
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
 }
 
 #[cfg(test)]

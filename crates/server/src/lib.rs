@@ -24,6 +24,8 @@ pub mod keys;
 pub mod metrics;
 pub mod openapi;
 pub mod payload;
+pub mod risk;
+pub mod risk_view;
 pub mod roles;
 pub mod routes;
 pub mod views;

@@ -76,6 +76,13 @@ fn success(endpoint: Endpoint) -> (&'static str, &'static str, &'static str, Opt
         Endpoint::CreateKey => ("201", "The new key, shown once", JSON, Some("NewKeyResponse")),
         Endpoint::ListKeys => ("200", "Every key (hashes only)", JSON, Some("KeyList")),
         Endpoint::RevokeKey => ("200", "Revoked", JSON, Some("RevokedKey")),
+        Endpoint::Risk => (
+            "200",
+            "`{seq, layers, capital_value, markets, exposure_value, coverage, deficits, \
+             deficit_value, at_risk}`; money as decimal strings",
+            JSON,
+            None,
+        ),
     }
 }
 

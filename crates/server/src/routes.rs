@@ -89,6 +89,8 @@ pub enum Endpoint {
     ListKeys,
     /// Revoke an API key.
     RevokeKey,
+    /// Capital by layer against exposure, open deficits, what price drops make liquidatable.
+    Risk,
 }
 
 /// One route of the API.
@@ -254,6 +256,13 @@ pub const ROUTES: &[Route] = &[
         endpoint: Endpoint::RevokeKey,
         summary: "Revoke an API key by its hash",
     },
+    Route {
+        method: Method::Get,
+        path: "/v1/risk",
+        access: Access::Roles(OPERATORS),
+        endpoint: Endpoint::Risk,
+        summary: "Capital by layer against exposure, coverage, open deficits, at-risk at -5%..-50%",
+    },
 ];
 
 /// The route with this method and path pattern (as axum's `MatchedPath` reports it).
@@ -276,7 +285,7 @@ mod tests {
         for route in ROUTES {
             assert!(endpoints.insert(route.endpoint), "{:?} twice", route.endpoint);
         }
-        assert_eq!(ROUTES.len(), 19);
+        assert_eq!(ROUTES.len(), 20);
     }
 
     #[test]
@@ -292,6 +301,8 @@ mod tests {
         let access = |method, path| find(method, path).map(|route| route.access);
         assert_eq!(access("GET", "/healthz"), Some(Access::Public));
         assert!(!access("GET", "/metrics").is_some_and(|a| a.allows(Role::User)));
+        assert!(!access("GET", "/v1/risk").is_some_and(|a| a.allows(Role::User)));
+        assert!(access("GET", "/v1/risk").is_some_and(|a| a.allows(Role::Keeper)));
         assert!(!access("GET", "/v1/events").is_some_and(|a| a.allows(Role::Oracle)));
         assert!(!access("GET", "/v1/accounts/{id}").is_some_and(|a| a.allows(Role::Oracle)));
         for (method, path) in

@@ -81,8 +81,9 @@ fn every_denied_role_and_route_is_forbidden_and_writes_nothing(backend: Backend)
             denied += 1;
         }
     }
-    // metrics: user; account: oracle; events and stream: oracle, user; keys ×3: 4 roles each.
-    assert_eq!(denied, 1 + 1 + 2 + 2 + 12);
+    // metrics: user; account: oracle; events and stream: oracle, user; keys ×3: 4 roles each;
+    // risk: user.
+    assert_eq!(denied, 1 + 1 + 2 + 2 + 12 + 1);
     assert_eq!(harness.seq(), 1);
     assert_eq!(key_count(&harness), keys_before);
     // Public routes need no key at all.
