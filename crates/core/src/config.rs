@@ -280,6 +280,9 @@ fn default_price_band() -> Ratio {
     Ratio::from_raw(100_000_000_000_000_000)
 }
 
+/// Ids are `u16`: a venue has at most this many assets and this many perpetual markets.
+const ID_SLOTS: usize = 1 << 16;
+
 /// A configuration error: the field path, the line when known, and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -333,6 +336,9 @@ impl VenueConfig {
             check_positive("oracle.max_move", max_move)?;
         }
         self.validate_assets()?;
+        if self.perps.len() > ID_SLOTS {
+            return Err(field_error("perp", "at most 65,536 [[perp]] markets"));
+        }
         for (index, market) in self.lending.iter().enumerate() {
             self.validate_lending(index, market)?;
         }
@@ -352,6 +358,9 @@ impl VenueConfig {
     fn validate_assets(&self) -> Result<(), ConfigError> {
         if self.assets.is_empty() {
             return Err(field_error("asset", "at least one [[asset]] is required"));
+        }
+        if self.assets.len() > ID_SLOTS {
+            return Err(field_error("asset", "at most 65,536 [[asset]] entries"));
         }
         if self.assets.len() > ASSET_COUNT_MAX {
             return Err(field_error("asset", &format!("at most {ASSET_COUNT_MAX} assets")));

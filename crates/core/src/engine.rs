@@ -78,6 +78,9 @@ pub struct Tables {
         BTreeMap<crate::ids::MarketRef, Vec<(String, crate::backstop::layers::LayerRef)>>,
 }
 
+/// Why a name in a validated configuration resolves to an asset.
+const VALIDATED_ASSET: &str = "validation checks that every asset a layer or market names exists";
+
 impl Tables {
     /// Derives the lookups from a validated configuration.
     #[must_use]
@@ -94,22 +97,22 @@ impl Tables {
                 funds: config
                     .funds
                     .iter()
-                    .map(|x| config.asset_id(&x.asset).unwrap_or(AssetId(0)))
+                    .map(|x| config.asset_id(&x.asset).expect(VALIDATED_ASSET))
                     .collect(),
                 offsets: config
                     .offsets
                     .iter()
-                    .map(|x| config.asset_id(&x.asset).unwrap_or(AssetId(0)))
+                    .map(|x| config.asset_id(&x.asset).expect(VALIDATED_ASSET))
                     .collect(),
                 staker_pools: config
                     .staker_pools
                     .iter()
-                    .map(|x| config.asset_id(&x.asset).unwrap_or(AssetId(0)))
+                    .map(|x| config.asset_id(&x.asset).expect(VALIDATED_ASSET))
                     .collect(),
                 stability_pools: config
                     .stability_pools
                     .iter()
-                    .map(|x| config.asset_id(&x.asset).unwrap_or(AssetId(0)))
+                    .map(|x| config.asset_id(&x.asset).expect(VALIDATED_ASSET))
                     .collect(),
             },
         };
@@ -127,8 +130,8 @@ impl Tables {
             tables.waterfalls.insert(market, layers);
         }
         for market in &config.perps {
-            let underlying = config.asset_id(&market.underlying).unwrap_or(AssetId(0));
-            let settlement = config.asset_id(&market.settlement).unwrap_or(AssetId(0));
+            let underlying = config.asset_id(&market.underlying).expect(VALIDATED_ASSET);
+            let settlement = config.asset_id(&market.settlement).expect(VALIDATED_ASSET);
             tables.perp_assets.push((underlying, settlement));
             tables.perp_maintenance.push(market.maintenance_margin);
             // A settlement asset counts at par unless its lending market says otherwise.
@@ -194,6 +197,18 @@ pub struct Engine {
     pub(crate) state: State,
     pub(crate) index: LiquidationIndex,
     pub(crate) hash_cache: HashCache,
+    pub(crate) checks: InvariantChecks,
+    pub(crate) halted: Option<crate::invariants::Violation>,
+}
+
+/// When [`Engine::apply`] checks the invariants.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum InvariantChecks {
+    /// After every command (the default).
+    #[default]
+    EveryCommand,
+    /// Only when the caller calls [`Engine::verify_invariants`] (after a batch or a sim step).
+    Deferred,
 }
 
 impl Engine {
@@ -261,18 +276,35 @@ impl Engine {
             config: Arc::new(config),
             state,
             hash_cache: HashCache::default(),
+            checks: InvariantChecks::default(),
+            halted: None,
         })
     }
 
     /// Applies one command: returns its events and changes the state, or returns why it was
     /// rejected and changes nothing.
     ///
+    /// The command runs in one place ([`Engine::run_command`]); whatever it returns, the
+    /// invariant check runs after it (every command, unless [`InvariantChecks::Deferred`]).
+    /// A broken invariant halts the engine: this and every later command is refused with
+    /// [`Rejection::InvariantBroken`] (code 130), in release builds as in debug builds.
+    ///
     /// # Errors
     /// A [`Rejection`] with a stable code naming what was wrong.
-    ///
-    /// # Panics
-    /// In debug and test builds, when an invariant is broken after the command (a bug).
     pub fn apply(&mut self, command: &Command) -> Result<Vec<Event>, Rejection> {
+        if let Some(violation) = &self.halted {
+            return Err(Rejection::invariant_broken(violation));
+        }
+        let result = self.run_command(command);
+        if self.checks == InvariantChecks::EveryCommand {
+            self.verify_invariants()?;
+        }
+        result
+    }
+
+    /// Dispatch, then the waterfalls of deficits the command recorded, then the governance
+    /// sequence. The only caller is [`Engine::apply`], which checks the invariants after it.
+    fn run_command(&mut self, command: &Command) -> Result<Vec<Event>, Rejection> {
         let mut events = self.dispatch(command)?;
         // Deficits recorded by the command walk their markets' waterfalls once it has committed,
         // so a layer never sees a half-applied command.
@@ -280,11 +312,43 @@ impl Engine {
         if self.config.governance.is_some() {
             self.state.governance.sequence = self.state.governance.sequence.saturating_add(1);
         }
-        #[cfg(debug_assertions)]
-        if let Err(violation) = self.check_invariants() {
-            panic!("invariant broken after {}: {violation}", command.name());
-        }
         Ok(events)
+    }
+
+    /// Checks the invariants now (callers with [`InvariantChecks::Deferred`] call this after
+    /// every batch or step); a violation halts the engine.
+    ///
+    /// # Errors
+    /// [`Rejection::InvariantBroken`] when an invariant is broken now or was broken before.
+    pub fn verify_invariants(&mut self) -> Result<(), Rejection> {
+        if let Some(violation) = &self.halted {
+            return Err(Rejection::invariant_broken(violation));
+        }
+        match self.check_invariants() {
+            Ok(()) => Ok(()),
+            Err(violation) => {
+                let rejection = Rejection::invariant_broken(&violation);
+                self.halted = Some(violation);
+                Err(rejection)
+            }
+        }
+    }
+
+    /// Chooses when `apply` checks the invariants (default: after every command).
+    pub fn set_invariant_checks(&mut self, checks: InvariantChecks) {
+        self.checks = checks;
+    }
+
+    /// When `apply` checks the invariants.
+    #[must_use]
+    pub fn invariant_checks(&self) -> InvariantChecks {
+        self.checks
+    }
+
+    /// The broken invariant that halted the engine, if any.
+    #[must_use]
+    pub fn halted(&self) -> Option<&crate::invariants::Violation> {
+        self.halted.as_ref()
     }
 
     fn dispatch(&mut self, command: &Command) -> Result<Vec<Event>, Rejection> {
@@ -500,5 +564,62 @@ pub(crate) fn add_account_to_totals(totals: &mut Totals, account: &Account, sign
 fn wrapping_add_at(slots: &mut [i128], index: usize, value: i128, sign: i128) {
     if let Some(slot) = slots.get_mut(index) {
         *slot = slot.wrapping_add(value.wrapping_mul(sign));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Engine, InvariantChecks};
+    use crate::command::{AccountKind, Command};
+    use crate::config::VenueConfig;
+    use crate::ids::{AccountId, AssetId};
+    use crate::rejection::Rejection;
+    use backstop_money::{Amount, Price, SCALE};
+
+    /// The example venue with an open account 1, and the USDC fee ledger then raised by one
+    /// raw unit behind the engine's back, which breaks I1 (conservation) for asset 0.
+    fn corrupted_engine() -> Engine {
+        let config = VenueConfig::from_toml_str(include_str!("../../../examples/venue.toml"))
+            .expect("the example venue parses");
+        let mut engine = Engine::new(config).expect("the example venue validates");
+        let open = Command::OpenAccount { account: AccountId(1), kind: AccountKind::Regular };
+        assert!(engine.apply(&open).is_ok());
+        engine.state.fees[0] = Amount::from_raw(1);
+        engine
+    }
+
+    fn halted_code(result: &Result<Vec<crate::event::Event>, Rejection>) -> Option<u16> {
+        result.as_ref().err().map(Rejection::code)
+    }
+
+    #[test]
+    fn a_rejected_command_is_still_followed_by_the_check() {
+        let mut engine = corrupted_engine();
+        // Account 9 does not exist: dispatch returns early with code 1, the check still runs.
+        let withdraw =
+            Command::Withdraw { account: AccountId(9), asset: AssetId(0), amount: Amount::ONE };
+        assert_eq!(halted_code(&engine.apply(&withdraw)), Some(130));
+        assert_eq!(engine.halted().map(|violation| violation.invariant), Some(1));
+    }
+
+    #[test]
+    fn an_accepted_command_on_a_broken_state_halts_and_later_commands_are_refused() {
+        let mut engine = corrupted_engine();
+        let price = Command::SetPrice { asset: AssetId(0), price: Price::from_raw(SCALE) };
+        assert_eq!(halted_code(&engine.apply(&price)), Some(130));
+        // Halted: even a command that would succeed is refused, and the state no longer moves.
+        let now = engine.state.now;
+        assert_eq!(halted_code(&engine.apply(&Command::AdvanceTime { now: now + 1 })), Some(130));
+        assert_eq!(engine.state.now, now);
+    }
+
+    #[test]
+    fn deferred_checks_run_when_the_caller_verifies() {
+        let mut engine = corrupted_engine();
+        engine.set_invariant_checks(InvariantChecks::Deferred);
+        let price = Command::SetPrice { asset: AssetId(0), price: Price::from_raw(SCALE) };
+        assert!(engine.apply(&price).is_ok());
+        assert_eq!(engine.verify_invariants().map_err(|rejection| rejection.code()), Err(130));
+        assert_eq!(halted_code(&engine.apply(&price)), Some(130));
     }
 }

@@ -873,7 +873,7 @@ impl Engine {
                     } else {
                         net.offsets.get_mut(index)
                     }
-                    .ok_or(Rejection::Overflow { context: "layer index" })?;
+                    .expect("layer indices come from the validated config");
                     let after = slot.checked_add(delta).map_err(&overflow)?;
                     if after.is_negative() {
                         return Err(invalid(format!("{from} holds only {slot}")));

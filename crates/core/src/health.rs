@@ -132,9 +132,7 @@ impl Engine {
             if holding.balance.is_zero() && holding.debt_shares.is_zero() {
                 continue;
             }
-            let asset = AssetId(
-                u16::try_from(index).map_err(|_| Rejection::Overflow { context: "asset index" })?,
-            );
+            let asset = AssetId::from_index(index);
             self.check_not_paused(asset)?;
             let price = self.price(asset)?;
             if holding.balance.is_positive() {
@@ -170,10 +168,7 @@ impl Engine {
             if position.is_flat() {
                 continue;
             }
-            let market = crate::ids::PerpMarketId(
-                u16::try_from(index)
-                    .map_err(|_| Rejection::Overflow { context: "market index" })?,
-            );
+            let market = crate::ids::PerpMarketId::from_index(index);
             self.check_perp_not_paused(market)?;
             let (_, settlement) = self.perp_assets(market)?;
             let config =

@@ -33,6 +33,16 @@ pub enum MarketRef {
 }
 
 impl AssetId {
+    /// The id of per-asset slot `index` (a validated venue has at most 65,536 assets).
+    ///
+    /// # Panics
+    /// When `index` does not fit: only a per-asset vector longer than the validated config could
+    /// hold one, which is a bug.
+    #[must_use]
+    pub fn from_index(index: usize) -> AssetId {
+        AssetId(u16::try_from(index).expect("config validation caps assets at 65,536"))
+    }
+
     /// The id as an index into per-asset vectors.
     #[must_use]
     pub fn index(self) -> usize {
@@ -41,6 +51,18 @@ impl AssetId {
 }
 
 impl PerpMarketId {
+    /// The id of per-market slot `index` (a validated venue has at most 65,536 markets).
+    ///
+    /// # Panics
+    /// When `index` does not fit: only a per-market vector longer than the validated config could
+    /// hold one, which is a bug.
+    #[must_use]
+    pub fn from_index(index: usize) -> PerpMarketId {
+        PerpMarketId(
+            u16::try_from(index).expect("config validation caps perpetual markets at 65,536"),
+        )
+    }
+
     /// The id as an index into per-market vectors.
     #[must_use]
     pub fn index(self) -> usize {

@@ -32,7 +32,7 @@ pub mod venue;
 pub use account::{Account, AssetHolding};
 pub use command::{AccountKind, Command, LiquidationTarget};
 pub use config::{ConfigError, VenueConfig};
-pub use engine::{Engine, State};
+pub use engine::{Engine, InvariantChecks, State};
 pub use event::Event;
 pub use health::Health;
 pub use ids::{AccountId, AssetId, AuctionId, MarketRef, PerpMarketId};

@@ -504,10 +504,7 @@ impl Engine {
             if position.base.is_zero() {
                 continue;
             }
-            let market = PerpMarketId(
-                u16::try_from(index)
-                    .map_err(|_| Rejection::Overflow { context: "market index" })?,
-            );
+            let market = PerpMarketId::from_index(index);
             let bankruptcy_price = self.bankruptcy_price_of(&account, market)?.unwrap_or_default();
             events.push(Event::PositionTakenOver {
                 backstop: backstop_id,
@@ -530,10 +527,7 @@ impl Engine {
         for (index, (from, to)) in
             account.positions.iter_mut().zip(backstop.positions.iter_mut()).enumerate()
         {
-            let market = PerpMarketId(
-                u16::try_from(index)
-                    .map_err(|_| Rejection::Overflow { context: "market index" })?,
-            );
+            let market = PerpMarketId::from_index(index);
             let to_before = *to;
             let from_before = *from;
             to.base = to.base.checked_add(from.base).map_err(&overflow)?;

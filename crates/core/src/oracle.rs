@@ -55,9 +55,7 @@ impl Engine {
                 continue;
             };
             let mut market = market.clone();
-            let asset = AssetId(
-                u16::try_from(index).map_err(|_| Rejection::Overflow { context: "asset index" })?,
-            );
+            let asset = AssetId::from_index(index);
             if let Some(event) = market.accrue(asset, config, now)? {
                 events.push(event);
             }

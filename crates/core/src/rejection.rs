@@ -654,6 +654,13 @@ pub enum Rejection {
     },
     /// 106: a governance `MintAndAuction` action on a venue without a `[recap]` section.
     RecapNotConfigured,
+    /// 130: an invariant was broken by a command (a bug); the engine accepts no more commands.
+    InvariantBroken {
+        /// Invariant number in docs/INVARIANTS.md.
+        invariant: u8,
+        /// What was found.
+        detail: String,
+    },
 }
 
 impl Rejection {
@@ -759,6 +766,16 @@ impl Rejection {
             Rejection::ProposalNotInState { .. } => 104,
             Rejection::InvalidAction { .. } => 105,
             Rejection::RecapNotConfigured => 106,
+            Rejection::InvariantBroken { .. } => 130,
+        }
+    }
+
+    /// The rejection of every command once `violation` has halted the engine.
+    #[must_use]
+    pub fn invariant_broken(violation: &crate::invariants::Violation) -> Rejection {
+        Rejection::InvariantBroken {
+            invariant: violation.invariant,
+            detail: violation.detail.clone(),
         }
     }
 
@@ -1069,6 +1086,9 @@ impl core::fmt::Display for Rejection {
             Rejection::InvalidAction { reason } => write!(f, "invalid: {reason}"),
             Rejection::RecapNotConfigured => {
                 write!(f, "the venue has no [recap] section: nothing can be minted")
+            }
+            Rejection::InvariantBroken { invariant, detail } => {
+                write!(f, "invariant I{invariant} broken, the engine is halted: {detail}")
             }
         }
     }

@@ -149,7 +149,15 @@ impl Engine {
             }
             hash_cache.mark_dirty(*id);
         }
-        let engine = Engine { config: Arc::new(config), tables, state, index, hash_cache };
+        let engine = Engine {
+            config: Arc::new(config),
+            tables,
+            state,
+            index,
+            hash_cache,
+            checks: crate::engine::InvariantChecks::default(),
+            halted: None,
+        };
         engine.audit().map_err(SnapshotError::Invariant)?;
         engine.check_invariants().map_err(SnapshotError::Invariant)?;
         Ok(engine)

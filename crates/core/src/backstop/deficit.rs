@@ -74,9 +74,7 @@ impl Engine {
             if shares.is_zero() {
                 continue;
             }
-            let asset = AssetId(
-                u16::try_from(index).map_err(|_| Rejection::Overflow { context: "asset index" })?,
-            );
+            let asset = AssetId::from_index(index);
             let mut market = self.lending_market(asset)?.clone();
             let debt = market.debt_of(shares)?;
             market.debt_shares = market.debt_shares.checked_sub(shares).map_err(&overflow)?;
@@ -99,10 +97,7 @@ impl Engine {
             if !quote.is_negative() {
                 continue;
             }
-            let market = PerpMarketId(
-                u16::try_from(index)
-                    .map_err(|_| Rejection::Overflow { context: "market index" })?,
-            );
+            let market = PerpMarketId::from_index(index);
             let loss = quote.checked_neg().map_err(&overflow)?;
             let state =
                 self.state.perps.get_mut(index).ok_or(Rejection::UnknownPerpMarket { market })?;

@@ -177,7 +177,7 @@ impl Engine {
                 }
                 None => Amount::ZERO,
             };
-            let fund = funds.get_mut(index).ok_or(Rejection::Overflow { context: "fund index" })?;
+            let fund = funds.get_mut(index).expect("fund indices come from the validated config");
             fund.settled_at = self.state.now;
             fund.balance = fund
                 .balance
@@ -263,7 +263,7 @@ impl Engine {
                     .net
                     .funds
                     .get(index)
-                    .ok_or(Rejection::Overflow { context: "fund index" })?;
+                    .expect("fund indices come from the validated config");
                 let balance = fund.balance.checked_add(amount).map_err(&overflow)?;
                 if let Some(fund) = self.state.net.funds.get_mut(index) {
                     fund.balance = balance;

@@ -45,14 +45,18 @@ impl Engine {
     }
 
     /// Fund index and name of facility `index`.
-    fn facility_fund(&self, index: usize) -> Result<(usize, String), Rejection> {
-        let name = self
+    ///
+    /// # Panics
+    /// When `index` is not a facility or its fund does not exist: validation rules both out.
+    fn facility_fund(&self, index: usize) -> (usize, String) {
+        let name = &self
             .config
             .liquidity
             .get(index)
-            .map(|facility| facility.fund.clone())
-            .ok_or(Rejection::Overflow { context: "facility index" })?;
-        Ok((self.fund_index(&name)?, name))
+            .expect("facility indices come from the validated config")
+            .fund;
+        let fund = self.fund_index(name).expect("validation checks that a facility's fund exists");
+        (fund, name.clone())
     }
 
     /// What the market of `asset` owes its facilities.
@@ -85,19 +89,19 @@ impl Engine {
             self.state.net.funds.iter().map(|fund| fund.balance).collect();
         let (mut plan, mut room_total) = (Vec::new(), Amount::ZERO);
         for index in self.facilities_of(asset) {
-            let (fund_index, _) = self.facility_fund(index)?;
+            let (fund_index, _) = self.facility_fund(index);
             let config = self
                 .config
                 .liquidity
                 .get(index)
-                .ok_or(Rejection::Overflow { context: "facility index" })?;
+                .expect("facility and fund indices come from the validated config");
             let floor =
                 self.config.funds.get(fund_index).map(|fund| fund.floor).unwrap_or_default();
             let loan =
                 self.state.net.facilities.get(index).map(|state| state.loan).unwrap_or_default();
             let balance = balances
                 .get_mut(fund_index)
-                .ok_or(Rejection::Overflow { context: "facility index" })?;
+                .expect("facility and fund indices come from the validated config");
             let room =
                 config.cap.saturating_sub_to_zero(loan).min(balance.saturating_sub_to_zero(floor));
             room_total = room_total.checked_add(room).map_err(&overflow)?;
@@ -133,14 +137,14 @@ impl Engine {
         let mut cash = market.cash;
         let mut events = Vec::with_capacity(plan.len());
         for &(index, lend) in plan {
-            let (fund_index, fund) = self.facility_fund(index)?;
+            let (fund_index, fund) = self.facility_fund(index);
             let balance = funds
                 .get_mut(fund_index)
-                .ok_or(Rejection::Overflow { context: "facility index" })?;
+                .expect("facility and fund indices come from the validated config");
             *balance = balance.checked_sub(lend).map_err(&overflow)?;
             let facility = facilities
                 .get_mut(index)
-                .ok_or(Rejection::Overflow { context: "facility index" })?;
+                .expect("facility and fund indices come from the validated config");
             facility.loan = facility.loan.checked_add(lend).map_err(&overflow)?;
             // Outstanding loans are accrued to `now` at every AdvanceTime, so restarting the
             // clock here loses nothing.
@@ -184,15 +188,15 @@ impl Engine {
         for index in self.facilities_of(asset) {
             let facility = facilities
                 .get_mut(index)
-                .ok_or(Rejection::Overflow { context: "facility index" })?;
+                .expect("facility and fund indices come from the validated config");
             let pay = facility.loan.min(market.cash);
             if !pay.is_positive() {
                 continue;
             }
-            let (fund_index, fund) = self.facility_fund(index)?;
+            let (fund_index, fund) = self.facility_fund(index);
             let balance = funds
                 .get_mut(fund_index)
-                .ok_or(Rejection::Overflow { context: "facility index" })?;
+                .expect("facility and fund indices come from the validated config");
             *balance = balance.checked_add(pay).map_err(&overflow)?;
             facility.loan = facility.loan.checked_sub(pay).map_err(&overflow)?;
             market.cash = market.cash.checked_sub(pay).map_err(&overflow)?;
@@ -261,14 +265,14 @@ impl Engine {
         for index in self.facilities_of(asset) {
             let facility = facilities
                 .get_mut(index)
-                .ok_or(Rejection::Overflow { context: "facility index" })?;
+                .expect("facility and fund indices come from the validated config");
             let cut = facility.loan.min(gap);
             if !cut.is_positive() {
                 continue;
             }
             facility.loan = facility.loan.checked_sub(cut).map_err(&overflow)?;
             gap = gap.checked_sub(cut).map_err(&overflow)?;
-            let (_, fund) = self.facility_fund(index)?;
+            let (_, fund) = self.facility_fund(index);
             written.push(Event::LiquidityWrittenOff {
                 asset,
                 fund,
