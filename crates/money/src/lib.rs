@@ -19,7 +19,7 @@ mod muldiv;
 
 pub use decimal::ParseError;
 pub use fixed::{Amount, FixedPoint, Price, Ratio, Shares};
-pub use muldiv::{Rounding, mul_div};
+pub use muldiv::{Rounding, mul_div, mul_div_reference};
 
 /// Number of decimal digits after the point in every fixed-point type.
 pub const SCALE_DECIMALS: u32 = 18;
