@@ -128,6 +128,7 @@ fn handler(method: Method, endpoint: Endpoint) -> MethodRouter<AppState> {
         Endpoint::ListKeys => routing::on(filter, keys::list),
         Endpoint::RevokeKey => routing::on(filter, keys::revoke),
         Endpoint::Risk => routing::on(filter, crate::risk_view::risk),
+        Endpoint::Stress => routing::on(filter, crate::risk_view::stress),
     }
 }
 

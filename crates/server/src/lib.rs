@@ -28,6 +28,7 @@ pub mod risk;
 pub mod risk_view;
 pub mod roles;
 pub mod routes;
+pub mod stress;
 pub mod views;
 pub mod writer;
 

@@ -76,6 +76,13 @@ fn success(endpoint: Endpoint) -> (&'static str, &'static str, &'static str, Opt
         Endpoint::CreateKey => ("201", "The new key, shown once", JSON, Some("NewKeyResponse")),
         Endpoint::ListKeys => ("200", "Every key (hashes only)", JSON, Some("KeyList")),
         Endpoint::RevokeKey => ("200", "Revoked", JSON, Some("RevokedKey")),
+        Endpoint::Stress => (
+            "200",
+            "`{seq, state_hash, markets: [{market, asset, deficit, paid, socialized, uncovered}], \
+             liquidations, rejected, commands}`",
+            JSON,
+            None,
+        ),
         Endpoint::Risk => (
             "200",
             "`{seq, layers, capital_value, markets, exposure_value, coverage, deficits, \

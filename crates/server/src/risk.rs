@@ -405,7 +405,7 @@ pub fn liquidatable_totals(engine: &Engine) -> Result<LiquidatableTotals, RiskEr
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use backstop_core::VenueConfig;
     use backstop_core::script::parse_script;
@@ -420,7 +420,7 @@ mod tests {
     }
 
     /// examples/crash.script before the crash, plus 1,500 USDC donated to the fund.
-    const SETUP: &str = "\
+    pub(crate) const SETUP: &str = "\
 set_price asset=USDC price=1
 set_price asset=ETH price=2000
 open_account account=1

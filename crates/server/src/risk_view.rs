@@ -176,3 +176,51 @@ pub async fn render_gauges(app: &AppState, out: &mut String) {
         out.push_str(&gauges(&report));
     }
 }
+
+/// `POST /v1/stress`: runs a [`crate::stress::Shock`] on a copy of the engine taken under the
+/// read lock, outside it; the journal and the live engine are never touched.
+pub async fn stress(
+    State(app): State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    match run_stress(&app, &headers, body).await {
+        Ok(body) => axum::Json(body).into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// Parses the shock, runs it, and answers the report with the head it started from.
+async fn run_stress(
+    app: &AppState,
+    headers: &axum::http::HeaderMap,
+    body: axum::body::Body,
+) -> Result<serde_json::Value, ApiError> {
+    crate::payload::require_json(headers)?;
+    let bytes = crate::payload::read_limited(headers, body, app.limits.max_body_bytes).await?;
+    let shock: crate::stress::Shock = crate::payload::parse_json(&bytes)?;
+    let (seq, state_hash, engine) = {
+        let shared = app.read();
+        (shared.head.seq, hex::encode(shared.state_hash), shared.engine.clone())
+    };
+    let joined = tokio::task::spawn_blocking(move || crate::stress::run(&engine, &shock)).await;
+    let report = match joined {
+        Ok(Ok(report)) => report,
+        Ok(Err(crate::stress::StressError::Invalid(message))) => {
+            return Err(ApiError::new(ErrorCode::InvalidValue, message));
+        }
+        Ok(Err(crate::stress::StressError::TooLarge(message))) => {
+            return Err(ApiError::new(ErrorCode::BatchTooLarge, message));
+        }
+        Err(error) => {
+            return Err(ApiError::new(ErrorCode::InternalError, format!("stress task: {error}")));
+        }
+    };
+    let mut body = serde_json::to_value(&report)
+        .map_err(|error| ApiError::new(ErrorCode::InternalError, error.to_string()))?;
+    if let Some(object) = body.as_object_mut() {
+        object.insert("seq".to_owned(), seq.into());
+        object.insert("state_hash".to_owned(), state_hash.into());
+    }
+    Ok(body)
+}

@@ -91,6 +91,8 @@ pub enum Endpoint {
     RevokeKey,
     /// Capital by layer against exposure, open deficits, what price drops make liquidatable.
     Risk,
+    /// Run a shock on a copy of the state (read-only what-if).
+    Stress,
 }
 
 /// One route of the API.
@@ -118,6 +120,8 @@ const OPERATORS: &[Role] = &[Admin, Oracle, Keeper, Governance];
 const ACCOUNT_READERS: &[Role] = &[Admin, Keeper, Governance, User];
 /// Those who read the journal.
 const JOURNAL_READERS: &[Role] = &[Admin, Keeper, Governance];
+/// Those who run what-ifs on the live state.
+const STRESS_RUNNERS: &[Role] = &[Admin, Keeper, Governance];
 /// Administrators.
 const ADMIN: &[Role] = &[Admin];
 
@@ -263,6 +267,13 @@ pub const ROUTES: &[Route] = &[
         endpoint: Endpoint::Risk,
         summary: "Capital by layer against exposure, coverage, open deficits, at-risk at -5%..-50%",
     },
+    Route {
+        method: Method::Post,
+        path: "/v1/stress",
+        access: Access::Roles(STRESS_RUNNERS),
+        endpoint: Endpoint::Stress,
+        summary: "Run a shock on a copy of the state: layer payments, deficit, uncovered (read-only)",
+    },
 ];
 
 /// The route with this method and path pattern (as axum's `MatchedPath` reports it).
@@ -285,7 +296,7 @@ mod tests {
         for route in ROUTES {
             assert!(endpoints.insert(route.endpoint), "{:?} twice", route.endpoint);
         }
-        assert_eq!(ROUTES.len(), 20);
+        assert_eq!(ROUTES.len(), 21);
     }
 
     #[test]
@@ -303,6 +314,10 @@ mod tests {
         assert!(!access("GET", "/metrics").is_some_and(|a| a.allows(Role::User)));
         assert!(!access("GET", "/v1/risk").is_some_and(|a| a.allows(Role::User)));
         assert!(access("GET", "/v1/risk").is_some_and(|a| a.allows(Role::Keeper)));
+        for role in Role::ALL {
+            let allowed = access("POST", "/v1/stress").is_some_and(|a| a.allows(role));
+            assert_eq!(allowed, matches!(role, Role::Admin | Role::Keeper | Role::Governance));
+        }
         assert!(!access("GET", "/v1/events").is_some_and(|a| a.allows(Role::Oracle)));
         assert!(!access("GET", "/v1/accounts/{id}").is_some_and(|a| a.allows(Role::Oracle)));
         for (method, path) in

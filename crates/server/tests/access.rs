@@ -51,6 +51,7 @@ fn call(client: &mut Client, method: Method, path: &str) -> Response {
     let result = match method {
         Method::Get => client.get(&path),
         Method::Delete => client.delete(&path),
+        Method::Post if path == "/v1/stress" => client.post_json(&path, &json!({"steps": []})),
         Method::Post if path == "/v1/keys" => client.post_json(&path, &json!({"role": "user"})),
         Method::Post if path == "/v1/batches" => {
             client.post_json(&path, &json!({"commands": [{"command": open(9)}]}))
@@ -82,8 +83,8 @@ fn every_denied_role_and_route_is_forbidden_and_writes_nothing(backend: Backend)
         }
     }
     // metrics: user; account: oracle; events and stream: oracle, user; keys ×3: 4 roles each;
-    // risk: user.
-    assert_eq!(denied, 1 + 1 + 2 + 2 + 12 + 1);
+    // risk: user; stress: oracle, user.
+    assert_eq!(denied, 1 + 1 + 2 + 2 + 12 + 1 + 2);
     assert_eq!(harness.seq(), 1);
     assert_eq!(key_count(&harness), keys_before);
     // Public routes need no key at all.

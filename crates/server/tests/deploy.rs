@@ -160,3 +160,35 @@ fn deploy_files_name_only_exported_metrics() {
     // The check itself fails on a name /metrics does not export.
     assert!(!exported.contains(&"backstop_coverage".to_owned()));
 }
+
+#[test]
+fn stress_answers_without_touching_journal_or_state() {
+    let harness = fed_server();
+    let before = harness.state();
+    let keeper = harness.key("keeper", &[]);
+    let shock = serde_json::json!({"steps": [{"ETH": "-30%"}]});
+    let response = harness.client(&keeper).post_json("/v1/stress", &shock).expect("POST stress");
+    assert_eq!(response.status, 200, "{}", response.text());
+    let body = response.json();
+    assert_eq!(body["seq"], 1);
+    assert_eq!(body["state_hash"], before["state_hash"]);
+    assert_eq!(body["liquidations"], 1);
+    assert_eq!(body["markets"][0]["market"], "USDC");
+    assert_eq!(body["markets"][0]["deficit"], "1000");
+    assert_eq!(body["markets"][0]["paid"]["fund:insurance"], "1000");
+    assert_eq!(body["markets"][0]["uncovered"], "0");
+    let after = harness.state();
+    assert_eq!(
+        (after["seq"].clone(), after["state_hash"].clone()),
+        (before["seq"].clone(), before["state_hash"].clone())
+    );
+    let events = harness.admin().get("/v1/events?since=0").expect("GET events").json();
+    assert_eq!(events["batches"].as_array().map(Vec::len), Some(1), "the journal holds only SETUP");
+    // A bad move is a stable error code, and nothing more.
+    let bad = serde_json::json!({"steps": [{"ETH": "-130%"}]});
+    let response = harness.admin().post_json("/v1/stress", &bad).expect("POST stress");
+    assert_eq!((response.status, response.error_code().as_deref()), (400, Some("invalid_value")));
+    let unknown = serde_json::json!({"steps": [], "dry": true});
+    let response = harness.admin().post_json("/v1/stress", &unknown).expect("POST stress");
+    assert_eq!(response.error_code().as_deref(), Some("unknown_field"));
+}
