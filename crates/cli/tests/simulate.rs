@@ -264,3 +264,37 @@ fn size_prints_the_curve_and_the_chosen_size() {
     assert_eq!(summary["sizing"]["target"], 0.2);
     assert!(dir.join("out/charts/sizing.svg").is_file());
 }
+
+/// The shipped Black Thursday prints its published outcomes beside the simulated figures, and
+/// summary.json and report.md carry the same table: a miss shows as "below".
+#[test]
+fn simulate_prints_published_against_simulated() {
+    let dir = scratch("published");
+    let scenario =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/black-thursday-2020.toml");
+    let output = backstop(&["simulate", scenario.to_str().unwrap(), "--out", "out"], &dir);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    let stdout = stdout_of(&output);
+    assert!(stdout.contains("\npublished vs simulated\n"), "{stdout}");
+    let line = |metric: &str| {
+        let found = stdout.lines().find(|line| line.starts_with(metric));
+        found.unwrap().split_whitespace().take(7).collect::<Vec<_>>().join(" ")
+    };
+    assert_eq!(
+        line("deficit_created "),
+        "deficit_created 4,000,000 – 6,650,000 1,267,067 DAI below"
+    );
+    assert_eq!(line("paid:recap "), "paid:recap 5,300,000 767,067 DAI below Flop debt");
+    let summary = summary_of(&dir.join("out"));
+    let rows = summary["published"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["metric"], "deficit_created");
+    assert_eq!(rows[0]["low"], 4_000_000.0);
+    assert_eq!(rows[0]["high"], 6_650_000.0);
+    assert_eq!(rows[0]["simulated"], 1_267_067.359_664_588_2);
+    assert_eq!(rows[0]["verdict"], "below");
+    assert_eq!(rows[1]["metric"], "paid:recap");
+    assert_eq!(rows[1]["verdict"], "below");
+    let markdown = std::fs::read_to_string(dir.join("out/report.md")).unwrap();
+    assert!(markdown.contains("## Published vs simulated"), "{markdown}");
+}

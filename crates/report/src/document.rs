@@ -98,6 +98,22 @@ pub(crate) fn blocks(
         numeric: vec![false, false],
     });
 
+    let published = crate::published_rows(run);
+    if !published.is_empty() {
+        blocks.push(Block::Heading(2, "Published vs simulated".to_owned()));
+        blocks.push(Block::Paragraph(
+            "Each published outcome of the incident (the scenario's `[[expect]]` lines) beside \
+             the simulated figure (its mean over paths), and whether the simulated figure is \
+             within, below or above the published range. Published figures are never inputs."
+                .to_owned(),
+        ));
+        blocks.push(Block::Table {
+            head: cells(&crate::PUBLISHED_HEAD),
+            rows: published,
+            numeric: crate::PUBLISHED_NUMERIC.to_vec(),
+        });
+    }
+
     blocks.push(Block::Heading(2, "Summary across paths".to_owned()));
     let head =
         cells(&["metric", "mean", "VaR 95%", "VaR 99%", "ES 95%", "ES 99%", "max", "meaning"]);

@@ -201,8 +201,47 @@ fn text_table(head: &[String], rows: &[Vec<String>], numeric: &[bool]) -> String
     out
 }
 
-/// The plain-text summary printed by `backstop simulate`: each metric's mean, VaR and ES at 95%
-/// and 99%; what each layer paid (the same statistics); and per layer the probability it was
+/// Header of the published-against-simulated table.
+pub(crate) const PUBLISHED_HEAD: [&str; 6] =
+    ["metric", "published", "simulated", "unit", "verdict", "source"];
+
+/// Which columns of the published-against-simulated table are numbers.
+pub(crate) const PUBLISHED_NUMERIC: [bool; 6] = [false, true, true, false, false, false];
+
+/// Rows of the published-against-simulated table: the metric, the published figure (`low – high`
+/// or one figure), the simulated figure, the unit, the verdict and the source.
+pub(crate) fn published_rows(run: &RunResult) -> Vec<Vec<String>> {
+    run.published
+        .iter()
+        .map(|row| {
+            let expect = &row.expect;
+            let figure = |value: f64| {
+                if value.fract() == 0.0 && value.abs() < 1_000.0 {
+                    format!("{value:.0}")
+                } else {
+                    format::amount(value)
+                }
+            };
+            let published = if expect.low == expect.high {
+                figure(expect.low)
+            } else {
+                format!("{} – {}", figure(expect.low), figure(expect.high))
+            };
+            vec![
+                expect.metric.clone(),
+                published,
+                figure(row.simulated),
+                expect.unit.clone(),
+                row.verdict.word().to_owned(),
+                expect.source.clone(),
+            ]
+        })
+        .collect()
+}
+
+/// The plain-text summary printed by `backstop simulate`: the scenario's published outcomes
+/// beside the simulated figures with a verdict each (when it has `[[expect]]` lines); each
+/// metric's mean, VaR and ES at 95% and 99%; what each layer paid (the same statistics); and per layer the probability it was
 /// exhausted and the probability of a loss beyond it.
 #[must_use]
 pub fn terminal_table(run: &RunResult) -> String {
@@ -214,6 +253,13 @@ pub fn terminal_table(run: &RunResult) -> String {
         run.step_secs,
         run.seed
     );
+    let published = published_rows(run);
+    if !published.is_empty() {
+        out.push_str("published vs simulated\n");
+        let head = PUBLISHED_HEAD.map(str::to_owned);
+        out.push_str(&text_table(&head, &published, &PUBLISHED_NUMERIC));
+        out.push('\n');
+    }
     let numeric = [false, true, true, true, true, true];
     let stat_rows = |paid: bool| -> Vec<Vec<String>> {
         run.summary

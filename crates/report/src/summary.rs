@@ -100,6 +100,7 @@ pub(crate) fn summary_value(
         "loss_beyond_probability": serde_json::to_value(&run.summary.loss_beyond_probability)?,
         "layers": Value::Object(layers),
         "paths": serde_json::to_value(&run.paths)?,
+        "published": serde_json::to_value(&run.published)?,
         "traces": serde_json::to_value(&run.traces)?,
         "sizing": sizing,
     });

@@ -68,6 +68,7 @@ fn run() -> RunResult {
         step_secs: 3_600,
         paths,
         traces: vec![trace],
+        published: Vec::new(),
         summary: Summary {
             paths: 12,
             metrics: map(&[
@@ -328,4 +329,41 @@ fund:main             50.00%          50.00%
 stakers:safety         0.00%           0.00%
 ";
     assert_eq!(table, expected, "\n{table}");
+}
+
+/// A published outcome shows in the terminal table, summary.json and report.md with its verdict.
+#[test]
+fn published_outcomes_are_tabled_with_their_verdict() {
+    use backstop_sim::published::{Comparison, ExpectSpec, Verdict};
+    let mut run = run();
+    run.published = vec![Comparison {
+        expect: ExpectSpec {
+            metric: "deficit_created".to_owned(),
+            low: 4_000_000.0,
+            high: 6_650_000.0,
+            unit: "DAI".to_owned(),
+            source: "incidents.md".to_owned(),
+        },
+        simulated: 1_270_000.0,
+        verdict: Verdict::Below,
+    }];
+    let table = terminal_table(&run);
+    assert!(table.contains("published vs simulated"), "{table}");
+    let line = table.lines().find(|line| line.starts_with("deficit_created  4,000,000")).unwrap();
+    assert!(line.contains("1,270,000") && line.contains("below"), "{line}");
+    let dir = scratch("published");
+    write_reports(&dir, &run, &info(), None).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    let row = &summary["published"][0];
+    assert_eq!(row["metric"], "deficit_created");
+    assert_eq!(row["low"], 4_000_000.0);
+    assert_eq!(row["high"], 6_650_000.0);
+    assert_eq!(row["simulated"], 1_270_000.0);
+    assert_eq!(row["unit"], "DAI");
+    assert_eq!(row["verdict"], "below");
+    assert_eq!(row["source"], "incidents.md");
+    let markdown = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(markdown.contains("## Published vs simulated"), "{markdown}");
+    assert!(markdown.contains("| below |"), "{markdown}");
 }

@@ -19,6 +19,7 @@ pub mod market;
 pub mod metrics;
 pub mod population;
 pub mod prices;
+pub mod published;
 pub mod runner;
 pub mod scenario;
 pub mod sizing;

@@ -104,6 +104,8 @@ pub struct RunResult {
     pub traces: Vec<PathTrace>,
     /// Across-path statistics.
     pub summary: Summary,
+    /// The scenario's published outcomes beside the simulated figures, in file order.
+    pub published: Vec<crate::published::Comparison>,
 }
 
 // ----- validation -----
@@ -165,7 +167,10 @@ pub fn validate(scenario: &Scenario, text: &str) -> Result<(), SimError> {
     validate_agents(scenario, &venue, &symbols).map_err(|(key, message)| error(&key, message))?;
     crate::exogenous::validate(&scenario.events, &venue, run.steps)
         .map_err(|(key, message)| error(&key, message))?;
-    validate_funding(&scenario.funding, &venue).map_err(|(key, message)| error(&key, message))
+    validate_funding(&scenario.funding, &venue).map_err(|(key, message)| error(&key, message))?;
+    let is_layer = |layer: &str| venue_has_layer(&venue, layer);
+    crate::published::validate(&scenario.expect, &is_layer)
+        .map_err(|(key, message)| error(&key, message))
 }
 
 fn validate_agents(
@@ -255,6 +260,12 @@ fn validate_funding(funding: &[FundingSpec], venue: &VenueConfig) -> Result<(), 
         }
     }
     Ok(())
+}
+
+/// Whether `layer` (waterfall text such as `fund:surplus` or `recap`) is in some waterfall of the
+/// venue.
+fn venue_has_layer(venue: &VenueConfig, layer: &str) -> bool {
+    venue.waterfalls.iter().any(|waterfall| waterfall.layers.iter().any(|item| item == layer))
 }
 
 /// The asset symbol of a fundable layer (`fund:`, `offset:`, `stakers:`, `stability:`).
@@ -834,6 +845,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions<'_>) -> Result<RunResult, S
         traces.extend(trace);
     }
     let summary = crate::metrics::summarize(&metrics);
+    let published = crate::published::compare(&scenario.expect, &summary);
     Ok(RunResult {
         scenario: scenario.scenario.name.clone(),
         seed,
@@ -842,6 +854,7 @@ pub fn run(scenario: &Scenario, options: &RunOptions<'_>) -> Result<RunResult, S
         paths: metrics,
         traces,
         summary,
+        published,
     })
 }
 

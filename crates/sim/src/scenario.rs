@@ -35,6 +35,10 @@ pub struct Scenario {
     /// Layers to fund at the start (fund, offset, staker pool), by waterfall layer text.
     #[serde(default)]
     pub funding: Vec<FundingSpec>,
+    /// Published outcomes to compare the run with (`[[expect]]`, [`crate::published`]); never
+    /// an input of the run.
+    #[serde(default)]
+    pub expect: Vec<crate::published::ExpectSpec>,
     /// Directory of the scenario file, for relative paths (set by [`load`]).
     #[serde(skip)]
     pub base_dir: PathBuf,

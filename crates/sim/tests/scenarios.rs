@@ -9,6 +9,7 @@ mod common;
 use backstop_core::{AccountId, AccountKind, AssetId, Command, Engine, Event, LiquidationTarget};
 use backstop_money::Ratio;
 use backstop_sim::metrics::PathMetrics;
+use backstop_sim::published::Verdict;
 use backstop_sim::runner::{RunOptions, RunResult, load_venue, run};
 use backstop_sim::scenario::{Scenario, load};
 use std::path::{Path, PathBuf};
@@ -411,4 +412,73 @@ fn october_10_with_binance_5m_btc_mark_prices() {
     check_october_10(Some(shared_prices(
         "btc_usdt_binance-usdm-markprice_2025-10-09_2025-10-12_5m.csv",
     )));
+}
+
+// ----- published vs simulated -----
+
+/// The `[[expect]]` table of a shipped scenario at its shipped seed: (metric, simulated, verdict).
+fn published(name: &str) -> Vec<(String, f64, Verdict)> {
+    let run = run_with(&shipped(name), None);
+    run.published
+        .iter()
+        .map(|row| (row.expect.metric.clone(), row.simulated, row.verdict))
+        .collect()
+}
+
+fn row(metric: &str, simulated: f64, verdict: Verdict) -> (String, f64, Verdict) {
+    (metric.to_owned(), simulated, verdict)
+}
+
+/// Black Thursday misses both published figures: 1.27 M DAI of deficit against 4.0–6.65 M, and
+/// 0.77 M DAI raised by debt auctions against 5.3 M (the Flip auctions that lost the money are
+/// not modelled yet, issue #11). The miss is reported as a miss.
+#[test]
+fn black_thursday_published_against_simulated() {
+    assert_eq!(
+        published("black-thursday-2020.toml"),
+        [
+            row("deficit_created", 1_267_067.359_664_588_2, Verdict::Below),
+            row("paid:recap", 767_067.359_664_588_5, Verdict::Below),
+        ]
+    );
+}
+
+/// Aave CRV: the USD bad debt is within the published $1.6–1.7 M; 363 liquidations against 385.
+#[test]
+fn aave_crv_published_against_simulated() {
+    assert_eq!(
+        published("aave-crv-2022.toml"),
+        [
+            row("deficit_created", 1_615_797.251_501_919_2, Verdict::Within),
+            row("liquidations", 363.0, Verdict::Below),
+        ]
+    );
+}
+
+/// 19 May 2021: no bad debt, as published; 291 troves liquidated against 310 (Recovery Mode,
+/// which decided 189 of them, is not modelled).
+#[test]
+fn may_19_published_against_simulated() {
+    assert_eq!(
+        published("may-19-2021.toml"),
+        [row("liquidations", 291.0, Verdict::Below), row("deficit_created", 0.0, Verdict::Within)]
+    );
+}
+
+/// An `[[expect]]` line naming an unknown metric is refused before any run, naming file, line
+/// and key.
+#[test]
+fn an_unknown_expect_metric_names_file_line_and_key() {
+    let original = scenarios_dir().join("black-thursday-2020.toml");
+    let text = std::fs::read_to_string(&original).unwrap();
+    let examples = scenarios_dir().join("../examples");
+    let text = text.replace("\"../examples/", &format!("\"{}/", examples.display()));
+    let text = text.replace("metric = \"paid:recap\"", "metric = \"bad_debt\"");
+    let line = text.lines().position(|line| line == "metric = \"bad_debt\"").unwrap() + 1;
+    let dir = common::directory(&[]);
+    let copy = dir.join("expect.toml");
+    std::fs::write(&copy, &text).unwrap();
+    let error = load(&copy).unwrap_err();
+    assert_eq!(error.location, format!("{}:{line}: expect[1].metric", copy.display()), "{error}");
+    assert!(error.message.starts_with("unknown metric \"bad_debt\"; expected one of"), "{error}");
 }
