@@ -54,12 +54,17 @@ const BATCH_COLUMNS: &str = r#"seq, prev_hash, entry_hash, state_hash, commands,
 
 /// A journal in an SQLite file.
 pub(crate) struct SqliteStore {
-    /// The connection (WAL, synchronous=FULL).
+    /// The connection (WAL, synchronous=FULL). Declared before `lock_file` so that it closes
+    /// first: closing any descriptor of the database file drops this process's POSIX locks on
+    /// it, which SQLite's own connection must no longer need by then.
     conn: Connection,
     /// Path of the journal file.
     path: String,
-    /// The writer lock file, locked, once taken.
-    writer_lock: Option<std::fs::File>,
+    /// The database file opened a second time to hold the writer lock on, once tried; kept
+    /// open (locked or not) until the store drops, for the reason above.
+    lock_file: Option<std::fs::File>,
+    /// Whether `lock_file` holds the writer lock.
+    writer_locked: bool,
 }
 
 impl SqliteStore {
@@ -99,7 +104,7 @@ impl SqliteStore {
             }
         }
         tx.commit().map_err(|e| LedgerError::backend(&context, e))?;
-        Ok(SqliteStore { conn, path: path.to_owned(), writer_lock: None })
+        Ok(SqliteStore { conn, path: path.to_owned(), lock_file: None, writer_locked: false })
     }
 }
 
@@ -136,22 +141,25 @@ impl Store for SqliteStore {
     }
 
     fn try_lock_writer(&mut self) -> Result<bool, LedgerError> {
-        if self.writer_lock.is_some() {
+        if self.writer_locked {
             return Ok(true);
         }
-        // An OS file lock beside the journal: released by the kernel when the process dies,
-        // even by SIGKILL, so a restarted server is never locked out by its dead predecessor.
-        let name = self.writer_lock_name();
-        let context = format!("taking the writer lock {name}");
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&name)
-            .map_err(|e| LedgerError::backend(&context, e))?;
+        // An exclusive `flock` on the database file itself, so every path to it (a hard link,
+        // a symlink, the volume mounted twice) meets the same lock; released by the kernel when
+        // the process dies, even by SIGKILL. On Linux `flock` and SQLite's POSIX `fcntl` locks
+        // are independent, so this lock never blocks a reader or SQLite's own locking.
+        let context = format!("taking the writer lock on {}", self.path);
+        let file = match &self.lock_file {
+            Some(file) => file,
+            None => {
+                let file = std::fs::File::open(&self.path)
+                    .map_err(|e| LedgerError::backend(&context, e))?;
+                self.lock_file.insert(file)
+            }
+        };
         match file.try_lock() {
             Ok(()) => {
-                self.writer_lock = Some(file);
+                self.writer_locked = true;
                 Ok(true)
             }
             Err(std::fs::TryLockError::WouldBlock) => Ok(false),
@@ -160,7 +168,7 @@ impl Store for SqliteStore {
     }
 
     fn writer_lock_name(&self) -> String {
-        format!("{}.writer-lock", self.path)
+        format!("an OS lock on the database file {}", self.path)
     }
 
     fn genesis(&mut self) -> Result<Option<(String, String)>, LedgerError> {

@@ -482,11 +482,12 @@ async fn serve(
     }
 }
 
-/// Drops ledgers off the async threads.
+/// Drops ledgers off the async threads; the writer last, so that on SQLite closing its lock
+/// descriptor (which drops this process's POSIX locks on the file) finds no connection open.
 async fn drop_blocking(ledger: Ledger, reader: Ledger) {
     let _ = tokio::task::spawn_blocking(move || {
-        drop(ledger);
         drop(reader);
+        drop(ledger);
     })
     .await;
 }
