@@ -758,3 +758,17 @@ fn replacement_values() -> Vec<serde_json::Value> {
         json!([]),
     ]
 }
+
+/// The snapshot's configuration is not bound to its state: a configuration edited by hand that
+/// still validates and fits the state (here the oracle's staleness limit, 1,000,000 s lowered by
+/// one second) is taken as the one in force. Refusing it needs a digest of the configuration in
+/// force (updated by governance when it changes the configuration) stored with the snapshot or
+/// covered by the state hash; the engine has none today, so this test fails and is ignored.
+#[test]
+#[ignore = "known gap: Engine::from_snapshot accepts an edited configuration that validates and fits the state (no configuration digest); see docs/INVARIANTS.md"]
+fn known_gap_a_snapshot_whose_configuration_was_edited_is_refused() {
+    let untouched = scenario().snapshot();
+    assert_eq!(untouched.config.oracle.max_staleness_secs, 1_000_000);
+    let outcome = rebuilt_after(|snapshot| snapshot.config.oracle.max_staleness_secs = 999_999);
+    assert!(outcome.is_err(), "a snapshot whose configuration was edited was accepted");
+}
