@@ -410,33 +410,10 @@ pub(crate) mod tests {
     use backstop_core::VenueConfig;
     use backstop_core::script::parse_script;
 
-    /// examples/venue.toml's markets with an insurance fund in front of the USDC market.
-    fn venue() -> String {
-        format!(
-            "{}\n[[fund]]\nname = \"insurance\"\nasset = \"USDC\"\nmarkets = [\"USDC\"]\n\n\
-             [[waterfall]]\nmarket = \"USDC\"\nlayers = [\"fund:insurance\", \"socialize\"]\n",
-            backstop_testkit::venues::LENDING_PERP_TOML
-        )
-    }
+    use backstop_testkit::venues::insured_lending_perp_toml as venue;
 
     /// examples/crash.script before the crash, plus 1,500 USDC donated to the fund.
-    pub(crate) const SETUP: &str = "\
-set_price asset=USDC price=1
-set_price asset=ETH price=2000
-open_account account=1
-open_account account=2
-open_account account=3
-deposit account=1 asset=USDC amount=100000
-supply account=1 asset=USDC amount=100000
-deposit account=2 asset=ETH amount=10
-deposit account=3 asset=USDC amount=50000
-advance_time by=60
-set_price asset=USDC price=1
-set_price asset=ETH price=2000
-borrow account=2 asset=USDC amount=15000
-withdraw account=2 asset=USDC amount=15000
-donate account=3 layer=fund:insurance amount=1500
-";
+    pub(crate) use backstop_testkit::venues::INSURED_CRASH_SETUP as SETUP;
 
     pub(crate) fn engine_after(script: &str) -> Engine {
         let config = VenueConfig::from_toml_str(&venue()).unwrap_or_else(|e| panic!("venue: {e}"));

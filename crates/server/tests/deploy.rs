@@ -8,33 +8,7 @@ use backstop_core::script::parse_script;
 use serde_json::Value;
 use support::{Backend, Harness, json_of, submit_batch};
 
-/// The server tests' venue with an insurance fund in front of the USDC market.
-fn venue() -> String {
-    format!(
-        "{}\n[[fund]]\nname = \"insurance\"\nasset = \"USDC\"\nmarkets = [\"USDC\"]\n\n\
-         [[waterfall]]\nmarket = \"USDC\"\nlayers = [\"fund:insurance\", \"socialize\"]\n",
-        support::VENUE
-    )
-}
-
-/// examples/crash.script before the crash, plus 1,500 USDC donated to the fund.
-const SETUP: &str = "\
-set_price asset=USDC price=1
-set_price asset=ETH price=2000
-open_account account=1
-open_account account=2
-open_account account=3
-deposit account=1 asset=USDC amount=100000
-supply account=1 asset=USDC amount=100000
-deposit account=2 asset=ETH amount=10
-deposit account=3 asset=USDC amount=50000
-advance_time by=60
-set_price asset=USDC price=1
-set_price asset=ETH price=2000
-borrow account=2 asset=USDC amount=15000
-withdraw account=2 asset=USDC amount=15000
-donate account=3 layer=fund:insurance amount=1500
-";
+use backstop_testkit::venues::{INSURED_CRASH_SETUP as SETUP, insured_lending_perp_toml as venue};
 
 /// A server on [`venue`] fed [`SETUP`].
 fn fed_server() -> Harness {

@@ -496,3 +496,31 @@ impl VenueShape {
         self.assets.get(asset.index())
     }
 }
+
+/// [`LENDING_PERP_TOML`] with an insurance fund in front of the USDC market, then socialisation.
+pub fn insured_lending_perp_toml() -> String {
+    format!(
+        "{LENDING_PERP_TOML}\n[[fund]]\nname = \"insurance\"\nasset = \"USDC\"\nmarkets = [\"USDC\"]\n\n\
+         [[waterfall]]\nmarket = \"USDC\"\nlayers = [\"fund:insurance\", \"socialize\"]\n"
+    )
+}
+
+/// examples/crash.script before the crash on [`insured_lending_perp_toml`], plus 1,500 USDC
+/// donated to the fund: 15,000 USDC borrowed against 10 ETH at 2,000.
+pub const INSURED_CRASH_SETUP: &str = "\
+set_price asset=USDC price=1
+set_price asset=ETH price=2000
+open_account account=1
+open_account account=2
+open_account account=3
+deposit account=1 asset=USDC amount=100000
+supply account=1 asset=USDC amount=100000
+deposit account=2 asset=ETH amount=10
+deposit account=3 asset=USDC amount=50000
+advance_time by=60
+set_price asset=USDC price=1
+set_price asset=ETH price=2000
+borrow account=2 asset=USDC amount=15000
+withdraw account=2 asset=USDC amount=15000
+donate account=3 layer=fund:insurance amount=1500
+";
