@@ -365,11 +365,12 @@ fn excess_of_loss_claims_up_to_the_limit_and_settles_partly_or_not_at_all() {
             (settle(1, "500"), Code(63)),
         ],
     );
-    // Claim 2: the guarantor pays 300; 200 returns and the walk resumes after the cover.
+    // Claim 2: the guarantor pays 300; 200 returns (the deficit the cover leaves) and the walk
+    // resumes after the cover.
     let events = step(&mut engine, &settle(2, "300")).unwrap();
     assert_eq!(
         events[..2],
-        [claim_settled(2, "300", "200"), layer_paid("cover:nexus", "300", "0")]
+        [claim_settled(2, "300", "200"), layer_paid("cover:nexus", "300", "200")]
     );
     assert_eq!(paid(&events), vec![layer("cover:nexus", "300"), layer("socialize", "200")]);
     assert_eq!(engine.state().net.covers[0].paid, amount("800"));

@@ -272,12 +272,10 @@ impl Engine {
             self.pay_pending(claim.market, amount)?;
             self.set_external(asset, external);
             self.record_payment(claim.market, &layer, amount);
-            events.push(Event::LayerPaid {
-                market: claim.market,
-                layer,
-                amount,
-                remaining: self.deficit_of(claim.market),
-            });
+            // What the cover left unpaid is still owed: it returns to the deficit just below.
+            let remaining =
+                self.deficit_of(claim.market).checked_add(returned).map_err(&overflow)?;
+            events.push(Event::LayerPaid { market: claim.market, layer, amount, remaining });
         }
         if let Some(slot) = self.state.net.covers.get_mut(claim.cover) {
             *slot = state;
