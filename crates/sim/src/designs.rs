@@ -182,6 +182,26 @@ const LIQUITY_V2: Design = Design {
     recap: None,
 };
 
+/// Liquity v1 (LUSD): the Stability Pool, then redistribution of the rest to the other troves
+/// (here: written off against suppliers, the engine's nearest layer); the pool keeps 1 LUSD
+/// (MIN_LUSD_IN_SP since liquity/dev#1044). No reserve fund and no mint. lending-perps-cover.md
+/// §2.3. Deposits: `assumed`. In this engine it differs from Liquity v2 only in name: the
+/// mechanics that set them apart (Recovery Mode, per-branch isolation) are not layers.
+const LIQUITY_V1: Design = Design {
+    name: "liquity-v1",
+    title: "Liquity v1 (Stability Pool, then redistribution)",
+    exposure: ExposureKind::Lending,
+    source: "lending-perps-cover.md §2.3 (liquity/dev StabilityPool.sol, PR #1044)",
+    layers: &[LayerSpec {
+        layer: "stability:sp",
+        table: "stability_pool",
+        body: "min_remaining = \"1\"\n",
+        size: Size::Assumed,
+    }],
+    tail: &["socialize"],
+    recap: None,
+};
+
 /// An exchange insurance fund with ADL (Binance / BitMEX): a fund per contract group, then
 /// auto-deleveraging ranked by PnL% × effective leverage. lending-perps-cover.md §2.8. Fund sizes
 /// per contract are not published: `assumed`.
@@ -261,6 +281,7 @@ pub const DESIGNS: &[Design] = &[
     AAVE_UMBRELLA,
     COMPOUND_V3,
     MAKER,
+    LIQUITY_V1,
     LIQUITY_V2,
     EXCHANGE_ADL,
     DRIFT,

@@ -135,11 +135,13 @@ fn equal_capital_payers_by_hand() {
     assert_eq!(payers(design(&result, "compound-v3")), vec![("fund", 300.0), ("socialised", 20.0)]);
     // Maker: surplus 300, then a debt auction raises the remaining 20 by minting MKR.
     assert_eq!(payers(design(&result, "maker")), vec![("fund", 300.0), ("token_holders", 20.0)]);
-    // Liquity v2: the stability pool keeps 1 unit and absorbs 299; suppliers 21.
-    assert_eq!(
-        payers(design(&result, "liquity-v2")),
-        vec![("socialised", 21.0), ("stability_depositors", 299.0)]
-    );
+    // Liquity v1 and v2: the stability pool keeps 1 unit and absorbs 299; suppliers 21.
+    for liquity in ["liquity-v1", "liquity-v2"] {
+        assert_eq!(
+            payers(design(&result, liquity)),
+            vec![("socialised", 21.0), ("stability_depositors", 299.0)]
+        );
+    }
     for perp in ["exchange-adl", "drift", "dydx-v4", "hyperliquid"] {
         assert_eq!(
             design(&result, perp).status,
@@ -183,7 +185,7 @@ fn black_thursday_through_the_lending_designs() {
     let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../scenarios/black-thursday-2020.toml");
     let scenario = backstop_sim::scenario::load(&file).unwrap();
-    let designs: Vec<&Design> = DESIGNS.iter().take(5).collect();
+    let designs: Vec<&Design> = DESIGNS.iter().take(6).collect();
     let result = compare(&scenario, &designs, Capital::Equal, &RunOptions::default()).unwrap();
     assert_eq!(result.scenario_capital, 500_000);
     let deficit = 1_267_067.359_664_588_2;
@@ -224,4 +226,51 @@ fn black_thursday_through_the_lending_designs() {
             ("stability_depositors", 499_999.000_000_000_06)
         ]
     );
+}
+
+/// 10 October 2025 (scenarios/october-10-2025.toml, waypoints only) through the perpetual
+/// designs with the scenario's 2,000,000 USDT each, one path, seed 2025, pinned exactly. The
+/// lending designs are not applicable. Rank-ranked ADL (exchange, Hyperliquid) closes the same
+/// positions whether the first loss is a fund or a pool, so the two agree; Drift's fund may pay
+/// 100,000 per market (3 markets: 300,000), then the fee pool and open interest pay.
+#[test]
+fn october_10_through_the_perp_designs() {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scenarios/october-10-2025.toml");
+    let scenario = backstop_sim::scenario::load(&file).unwrap();
+    let names = ["blend", "exchange-adl", "drift", "dydx-v4", "hyperliquid"];
+    let designs: Vec<&Design> =
+        names.iter().map(|name| backstop_sim::designs::find(name).unwrap()).collect();
+    let result = compare(&scenario, &designs, Capital::Equal, &RunOptions::default()).unwrap();
+    assert_eq!(result.scenario_capital, 2_000_000);
+    assert_eq!(
+        design(&result, "blend").status,
+        "not applicable: lending design, but BTC-PERP is a perp market"
+    );
+    let adl = 3_389_678.655_760_317;
+    let exchange = design(&result, "exchange-adl");
+    assert_eq!(exchange.deficit.mean, 5_389_678.655_760_317);
+    assert_eq!(payers(exchange), vec![("fund", 2_000_000.000_000_001), ("traders_adl", adl)]);
+    let hyperliquid = design(&result, "hyperliquid");
+    assert_eq!(payers(hyperliquid), vec![("stakers", 2_000_000.000_000_001), ("traders_adl", adl)]);
+    let drift = design(&result, "drift");
+    assert_eq!(drift.deficit.mean, 5_961_950.709_886_963_5);
+    assert_eq!(
+        payers(drift),
+        vec![
+            ("fund", 300_000.0),
+            ("socialised", 3_387_295.177_237_238_3),
+            ("treasury", 2_274_655.532_649_728_5)
+        ]
+    );
+    assert_eq!(drift.layers[0].deepest_drawdown, Some(300_000.0));
+    let dydx = design(&result, "dydx-v4");
+    assert_eq!(dydx.deficit.mean, 4_777_862.246_980_697);
+    assert_eq!(
+        payers(dydx),
+        vec![("fund", 1_999_999.999_999_998_8), ("traders_adl", 2_777_862.246_980_698)]
+    );
+    for outcome in result.designs.iter().filter(|outcome| outcome.status == "ran") {
+        assert_eq!(outcome.uncovered.mean, 0.0, "{}", outcome.design);
+    }
 }
