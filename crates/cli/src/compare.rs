@@ -30,7 +30,8 @@ pub(crate) struct CompareArgs {
     #[arg(value_name = "SCENARIO")]
     pub(crate) scenario: PathBuf,
     /// Comma-separated design names (blend, aave-umbrella, compound-v3, maker, liquity-v1,
-    /// liquity-v2, exchange-adl, drift, dydx-v4, hyperliquid), or `all`.
+    /// liquity-v2, exchange-adl, drift, dydx-v4, hyperliquid, adl-pro-rata, adl-min-shortfall), or
+    /// `all`.
     #[arg(long, value_name = "LIST|all")]
     pub(crate) designs: String,
     /// Capital of each design.

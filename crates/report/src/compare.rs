@@ -117,6 +117,43 @@ fn layer_rows(result: &CompareResult) -> (Vec<String>, Vec<Vec<String>>, Vec<boo
     (head, rows, vec![false, false, true, true, true, true])
 }
 
+/// The ADL fairness table: per design with an ADL layer, its haircuts and their excess over the
+/// minimum-shortfall allocation on the same paths (means over paths).
+fn adl_rows(result: &CompareResult) -> (Vec<String>, Vec<Vec<String>>, Vec<bool>) {
+    let head = [
+        "design",
+        "policy",
+        "haircut total",
+        "largest haircut",
+        "excess largest",
+        "excess total",
+        "same deficit",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let optional = |statistic: &Option<backstop_sim::metrics::Statistic>| {
+        statistic.as_ref().map_or_else(|| "-".to_owned(), |s| format::amount(s.mean))
+    };
+    let rows = result
+        .designs
+        .iter()
+        .filter_map(|outcome| outcome.adl.as_ref().map(|adl| (outcome, adl)))
+        .map(|(outcome, adl)| {
+            vec![
+                outcome.design.clone(),
+                adl.policy.clone(),
+                format::amount(adl.haircut_total.mean),
+                format::amount(adl.haircut_max.mean),
+                optional(&adl.excess_max_over_min_shortfall),
+                optional(&adl.excess_total_over_min_shortfall),
+                adl.paths_with_same_deficit
+                    .map_or_else(|| "-".to_owned(), |same| format!("{same}/{}", result.paths)),
+            ]
+        })
+        .collect();
+    (head, rows, vec![false, false, true, true, true, true, true])
+}
+
 fn heading(result: &CompareResult) -> String {
     let capital = match result.capital {
         backstop_sim::compare::Capital::Equal => "equal",
@@ -153,6 +190,11 @@ pub fn compare_table(result: &CompareResult) -> String {
         out.push_str(&crate::text_table(&head, &rows, &numeric));
         let (head, rows, numeric) = layer_rows(result);
         out.push_str("\nlayers\n");
+        out.push_str(&crate::text_table(&head, &rows, &numeric));
+    }
+    let (head, rows, numeric) = adl_rows(result);
+    if !rows.is_empty() {
+        out.push_str("\nADL fairness (mean over paths; excess over adl-min-shortfall)\n");
         out.push_str(&crate::text_table(&head, &rows, &numeric));
     }
     out
@@ -343,6 +385,14 @@ fn blocks(result: &CompareResult, info: &ReportInfo) -> Vec<Block> {
         Block::Chart(1),
         Block::Heading(2, "Layers".to_owned()),
         table(layer_rows(result)),
+        Block::Heading(2, "ADL fairness".to_owned()),
+        Block::Paragraph(
+            "Per design with an ADL layer: the sum and the largest of its haircuts, and their \
+             excess over the minimum-shortfall allocation (adl-min-shortfall, Chitra et al. \
+             2025) path by path, with the paths on which both had the same deficit."
+                .to_owned(),
+        ),
+        table(adl_rows(result)),
         Block::Heading(2, "Designs".to_owned()),
     ];
     let rows = result

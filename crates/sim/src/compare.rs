@@ -73,6 +73,36 @@ pub struct LayerOutcome {
     pub deepest_drawdown: Option<f64>,
 }
 
+/// Auto-deleveraging under a design with an `adl:<policy>` layer, and its fairness against the
+/// minimum-shortfall allocation (Chitra et al. 2025) on the same paths.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AdlOutcome {
+    /// The policy (`rank`, `pro_rata`, `random`, `min_shortfall`).
+    pub policy: String,
+    /// Sum of the haircuts of a path, over paths.
+    pub haircut_total: Statistic,
+    /// Largest single haircut of a path, over paths.
+    pub haircut_max: Statistic,
+    /// Per path: this design's largest haircut minus that of `adl-min-shortfall`, over paths
+    /// (absent when `adl-min-shortfall` was not run or did not apply).
+    pub excess_max_over_min_shortfall: Option<Statistic>,
+    /// Per path: this design's haircut total minus that of `adl-min-shortfall`, over paths.
+    pub excess_total_over_min_shortfall: Option<Statistic>,
+    /// Paths on which the deficit equals `adl-min-shortfall`'s exactly: the same bankruptcies as far
+    /// as the deficit tells (after the first ADL the positions differ, and later bankruptcies
+    /// can too).
+    pub paths_with_same_deficit: Option<u32>,
+    /// Per-path deficits (for the comparison; not written).
+    #[serde(skip)]
+    pub path_deficit: Vec<f64>,
+    /// Per-path largest haircuts (for the excess; not written).
+    #[serde(skip)]
+    pub path_max: Vec<f64>,
+    /// Per-path haircut totals (for the excess; not written).
+    #[serde(skip)]
+    pub path_total: Vec<f64>,
+}
+
 /// What one design did on the scenario.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DesignOutcome {
@@ -102,6 +132,8 @@ pub struct DesignOutcome {
     pub time_to_recover_secs: Option<f64>,
     /// Share of paths with a deficit that recovered within the path.
     pub recovered_share: Option<f64>,
+    /// Auto-deleveraging figures, for a design with an ADL layer that ran.
+    pub adl: Option<AdlOutcome>,
 }
 
 /// Everything `compare` produced.
@@ -396,6 +428,7 @@ pub fn compare(
         };
         outcomes.push(outcome);
     }
+    adl_excess(&mut outcomes);
     let single_asset = exposure.first().map(|m| m.deficit_asset.clone()).unwrap_or_default();
     let deficit_asset = if exposure.iter().all(|m| m.deficit_asset == single_asset) {
         single_asset
@@ -434,6 +467,45 @@ fn not_applicable(design: &Design, reason: &str) -> DesignOutcome {
         uncovered: Statistic::default(),
         time_to_recover_secs: None,
         recovered_share: None,
+        adl: None,
+    }
+}
+
+fn adl_of(design: &Design, run: &RunResult) -> Option<AdlOutcome> {
+    let policy = design.tail.iter().find_map(|layer| layer.strip_prefix("adl:"))?;
+    let path_max: Vec<f64> = run.paths.iter().map(|path| path.adl_haircut_max).collect();
+    let path_total: Vec<f64> = run.paths.iter().map(|path| path.adl_haircut_total).collect();
+    Some(AdlOutcome {
+        policy: policy.to_owned(),
+        haircut_total: Statistic::of(&path_total),
+        haircut_max: Statistic::of(&path_max),
+        excess_max_over_min_shortfall: None,
+        excess_total_over_min_shortfall: None,
+        paths_with_same_deficit: None,
+        path_deficit: run.paths.iter().map(|path| path.deficit_created).collect(),
+        path_max,
+        path_total,
+    })
+}
+
+/// Fills each ADL design's excess over the `adl-min-shortfall` design, path by path.
+fn adl_excess(outcomes: &mut [DesignOutcome]) {
+    let Some(benchmark) = outcomes
+        .iter()
+        .find(|outcome| outcome.design == "adl-min-shortfall")
+        .and_then(|outcome| outcome.adl.clone())
+    else {
+        return;
+    };
+    let excess = |mine: &[f64], theirs: &[f64]| {
+        let values: Vec<f64> = mine.iter().zip(theirs).map(|(a, b)| a - b).collect();
+        Statistic::of(&values)
+    };
+    for adl in outcomes.iter_mut().filter_map(|outcome| outcome.adl.as_mut()) {
+        adl.excess_max_over_min_shortfall = Some(excess(&adl.path_max, &benchmark.path_max));
+        adl.excess_total_over_min_shortfall = Some(excess(&adl.path_total, &benchmark.path_total));
+        let same = adl.path_deficit.iter().zip(&benchmark.path_deficit).filter(|(a, b)| a == b);
+        adl.paths_with_same_deficit = Some(u32::try_from(same.count()).unwrap_or(u32::MAX));
     }
 }
 
@@ -510,5 +582,6 @@ fn outcome_of(design: &Design, funding: &[u64], run: &RunResult) -> DesignOutcom
         time_to_recover_secs: (!recovered.is_empty())
             .then(|| recovered.iter().sum::<f64>() / recovered.len() as f64),
         recovered_share: (with_deficit > 0).then(|| recovered.len() as f64 / with_deficit as f64),
+        adl: adl_of(design, run),
     }
 }

@@ -275,6 +275,44 @@ const HYPERLIQUID: Design = Design {
     recap: None,
 };
 
+/// Pro-rata ADL (a policy study, not a venue): the insurance fund, then every opposite profitable
+/// position closed in proportion to its size at the bankruptcy price. Chitra et al. 2025,
+/// "Autodeleveraging as Online Learning"; lending-perps-cover.md §3 ("a pro-rata alternative").
+/// Fund size: `assumed`.
+const ADL_PRO_RATA: Design = Design {
+    name: "adl-pro-rata",
+    title: "Insurance fund + ADL pro rata (policy study)",
+    exposure: ExposureKind::Perp,
+    source: "Chitra et al. 2025; lending-perps-cover.md §3",
+    layers: &[LayerSpec {
+        layer: "fund:insurance",
+        table: "fund",
+        body: "markets = {MARKETS}\n",
+        size: Size::Assumed,
+    }],
+    tail: &["adl:pro_rata"],
+    recap: None,
+};
+
+/// Minimum-shortfall ADL (a policy study, the fairness benchmark): the insurance fund, then
+/// haircuts on profitable opposite positions at the mark, water-filled so the largest is as small
+/// as possible (Chitra et al. 2025's minimum-haircut allocation); what their profit cannot cover
+/// is socialised. Fund size: `assumed`.
+const ADL_MIN_SHORTFALL: Design = Design {
+    name: "adl-min-shortfall",
+    title: "Insurance fund + ADL by minimum shortfall (policy study)",
+    exposure: ExposureKind::Perp,
+    source: "Chitra et al. 2025 (minimum-haircut allocation)",
+    layers: &[LayerSpec {
+        layer: "fund:insurance",
+        table: "fund",
+        body: "markets = {MARKETS}\n",
+        size: Size::Assumed,
+    }],
+    tail: &["adl:min_shortfall", "socialize"],
+    recap: None,
+};
+
 /// Every preset, in report order: lending designs, then perpetual designs.
 pub const DESIGNS: &[Design] = &[
     BLEND,
@@ -287,6 +325,8 @@ pub const DESIGNS: &[Design] = &[
     DRIFT,
     DYDX_V4,
     HYPERLIQUID,
+    ADL_PRO_RATA,
+    ADL_MIN_SHORTFALL,
 ];
 
 /// The preset named `name`.

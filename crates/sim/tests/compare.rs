@@ -238,7 +238,15 @@ fn october_10_through_the_perp_designs() {
     let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../scenarios/october-10-2025.toml");
     let scenario = backstop_sim::scenario::load(&file).unwrap();
-    let names = ["blend", "exchange-adl", "drift", "dydx-v4", "hyperliquid"];
+    let names = [
+        "blend",
+        "exchange-adl",
+        "drift",
+        "dydx-v4",
+        "hyperliquid",
+        "adl-pro-rata",
+        "adl-min-shortfall",
+    ];
     let designs: Vec<&Design> =
         names.iter().map(|name| backstop_sim::designs::find(name).unwrap()).collect();
     let result = compare(&scenario, &designs, Capital::Equal, &RunOptions::default()).unwrap();
@@ -273,4 +281,22 @@ fn october_10_through_the_perp_designs() {
     for outcome in result.designs.iter().filter(|outcome| outcome.status == "ran") {
         assert_eq!(outcome.uncovered.mean, 0.0, "{}", outcome.design);
     }
+    // ADL fairness on this path: rank, pro rata and minimum shortfall take the same 3,389,679
+    // from traders (the same deficit: the same bankruptcies), but the largest single haircut is
+    // 161,182 by rank, 448,018 pro rata (closed at the bankruptcy price in proportion to size,
+    // the biggest position pays most) and 9,008 by minimum shortfall (water-filled). Random
+    // (dYdX) closes other positions, and the cascade after it differs (0 of 1 paths with the
+    // same deficit).
+    let adl = |name: &str| design(&result, name).adl.clone().unwrap();
+    let excess = |name: &str| adl(name).excess_max_over_min_shortfall.unwrap().mean;
+    assert_eq!(adl("adl-min-shortfall").haircut_max.mean, 9_007.658_622_102_543);
+    assert_eq!(adl("exchange-adl").haircut_max.mean, 161_182.241_367_683_75);
+    assert_eq!(excess("exchange-adl"), 152_174.582_745_581_2);
+    assert_eq!(excess("adl-pro-rata"), 439_010.552_671_683_5);
+    assert_eq!(excess("dydx-v4"), 138_036.688_394_084_98);
+    assert_eq!(adl("exchange-adl").paths_with_same_deficit, Some(1));
+    assert_eq!(adl("adl-pro-rata").paths_with_same_deficit, Some(1));
+    assert_eq!(adl("dydx-v4").paths_with_same_deficit, Some(0));
+    assert_eq!(adl("adl-min-shortfall").excess_max_over_min_shortfall.unwrap().mean, 0.0);
+    assert!(design(&result, "drift").adl.is_none(), "Drift socialises: no ADL layer");
 }
