@@ -300,3 +300,112 @@ fn october_10_through_the_perp_designs() {
     assert_eq!(adl("adl-min-shortfall").excess_max_over_min_shortfall.unwrap().mean, 0.0);
     assert!(design(&result, "drift").adl.is_none(), "Drift socialises: no ADL layer");
 }
+
+/// A perpetual venue (USDT-settled BTC-PERP, no trading fee) with a 300 USDT insurance fund, then
+/// ADL by rank.
+const PERP_VENUE: &str = r#"
+[[asset]]
+symbol = "USDT"
+decimals = 6
+[[asset]]
+symbol = "BTC"
+decimals = 8
+[[perp]]
+name = "BTC-PERP"
+underlying = "BTC"
+settlement = "USDT"
+initial_margin = "0.10"
+maintenance_margin = "0.05"
+liquidation_fee = "0.01"
+protocol_liquidation_share = "1"
+max_leverage = "10"
+open_interest_cap = "10000"
+trading_fee = "0"
+[[fund]]
+name = "insurance"
+asset = "USDT"
+markets = ["BTC-PERP"]
+[[waterfall]]
+market = "BTC-PERP"
+layers = ["fund:insurance", "adl:rank"]
+"#;
+
+/// Three traders at 10,000: alice long 0.5 BTC on 1,000 USDT (5×), bob short 0.3 and carol short
+/// 0.2 on 10,000 each (the maker takes the other side of each trade and ends flat).
+const PERP_POSITIONS: &str = "\
+account,kind,collateral_asset,collateral_amount,debt_asset,debt_amount,market,size
+alice,trader,USDT,1000,,,BTC-PERP,0.5
+bob,trader,USDT,10000,,,BTC-PERP,-0.3
+carol,trader,USDT,10000,,,BTC-PERP,-0.2
+";
+
+/// BTC at 10,000, then 7,000 from step 1.
+const PERP_SCENARIO: &str = r#"
+[scenario]
+name = "three-traders"
+[venue]
+path = "venue.toml"
+[run]
+steps = 2
+step_secs = 3600
+seed = 7
+[[prices.asset]]
+asset = "BTC"
+source = "constant"
+price = 10000.0
+[[population]]
+kind = "csv"
+csv = "positions.csv"
+[[events]]
+kind = "depeg"
+asset = "BTC"
+step = 1
+price = 7000.0
+duration_steps = 2
+[[funding]]
+layer = "fund:insurance"
+amount = 300
+"#;
+
+/// At 7,000 alice's equity is 1,000 + 0.5 × (7,000 − 10,000) = −500: bankrupt, shortfall 500,
+/// the deficit of every design. Equal capital: 300 USDT in the first layer.
+/// - exchange-adl, dydx-v4, adl-pro-rata: the fund pays 300; ADL closes alice's 0.5 at the
+///   bankruptcy price 7,000 + 200 / 0.5 = 7,400 against bob's 0.3 and carol's 0.2 (together
+///   exactly alice's size, so rank, random and pro rata all close both whole): haircuts
+///   0.3 × 400 = 120 and 0.2 × 400 = 80, total 200.
+/// - hyperliquid: the HLP pool pays 300, then the same ADL.
+/// - adl-min-shortfall: the fund pays 300; the 200 is water-filled over the shorts' profits (900
+///   and 600): 100 each, so the others' largest haircut exceeds it by 120 − 100 = 20.
+/// - drift: the fund keeps its floor of 1 and pays 299; no fees were charged, so open interest
+///   is charged the other 201.
+#[test]
+fn perp_designs_payers_by_hand() {
+    let dir = common::directory(&[
+        ("venue.toml", PERP_VENUE),
+        ("positions.csv", PERP_POSITIONS),
+        ("perp.toml", PERP_SCENARIO),
+    ]);
+    let scenario = backstop_sim::scenario::load(&dir.join("perp.toml")).unwrap();
+    let designs: Vec<&Design> = DESIGNS.iter().collect();
+    let result = compare(&scenario, &designs, Capital::Equal, &RunOptions::default()).unwrap();
+    for name in ["exchange-adl", "dydx-v4", "adl-pro-rata", "adl-min-shortfall"] {
+        let outcome = design(&result, name);
+        assert_eq!(outcome.deficit.mean, 500.0, "{name}");
+        assert_eq!(payers(outcome), vec![("fund", 300.0), ("traders_adl", 200.0)], "{name}");
+        let adl = outcome.adl.clone().unwrap();
+        assert_eq!(adl.haircut_total.mean, 200.0, "{name}");
+        let (largest, excess) =
+            if name == "adl-min-shortfall" { (100.0, 0.0) } else { (120.0, 20.0) };
+        assert_eq!(adl.haircut_max.mean, largest, "{name}");
+        assert_eq!(adl.excess_max_over_min_shortfall.unwrap().mean, excess, "{name}");
+    }
+    assert_eq!(
+        payers(design(&result, "hyperliquid")),
+        vec![("stakers", 300.0), ("traders_adl", 200.0)]
+    );
+    assert_eq!(payers(design(&result, "drift")), vec![("fund", 299.0), ("socialised", 201.0)]);
+    assert_eq!(
+        design(&result, "maker").status,
+        "not applicable: lending design, but BTC-PERP is a perp market"
+    );
+}
