@@ -13,7 +13,9 @@
 //! Floats appear only in statistics and in generated price paths; every amount that enters the
 //! engine is converted to fixed point first ([`convert`]).
 
+pub mod compare;
 pub mod convert;
+pub mod designs;
 pub mod exogenous;
 pub mod market;
 pub mod metrics;
