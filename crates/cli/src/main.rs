@@ -13,6 +13,7 @@ mod compare;
 mod exec;
 mod json;
 mod keys;
+mod merge;
 mod replay;
 mod serve;
 mod simulate;
@@ -50,6 +51,9 @@ enum CliCommand {
     Replay(replay::ReplayArgs),
     /// Adds, lists or revokes the service's API keys.
     Keys(keys::KeysArgs),
+    /// Combines the partial results of `simulate --shard K/N` runs into the reports of the
+    /// unsharded run (docs/scale-out.md).
+    Merge(merge::MergeArgs),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +74,7 @@ fn run(cli: Cli) -> ExitCode {
         CliCommand::Serve(args) => serve::run(args, &mut out, &mut err),
         CliCommand::Replay(args) => replay::run(args, &mut out, &mut err),
         CliCommand::Keys(args) => keys::run(args, &mut out, &mut err),
+        CliCommand::Merge(args) => merge::run(args, &mut out, &mut err),
     };
     let result = result.and_then(|code| out.flush().map(|()| code).map_err(anyhow::Error::from));
     match result {

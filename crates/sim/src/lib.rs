@@ -24,6 +24,7 @@ pub mod prices;
 pub mod published;
 pub mod runner;
 pub mod scenario;
+pub mod shard;
 pub mod sizing;
 
 /// Most Monte Carlo paths in one run.
