@@ -97,9 +97,14 @@ export async function waterfall() {
   return h("div", {}, out);
 }
 
-function caps(value) {
-  if (!value || Object.keys(value).length === 0) return "none";
-  return Object.entries(value).map(([k, v]) => `${k} ${show(v)}`).join("; ");
+/** A layer's caps: "period_cap 1000 (used 1000, per 86400 s)". */
+function caps(list) {
+  if (!list || list.length === 0) return "none";
+  return list.map((c) => {
+    const notes = [c.used !== null && c.used !== undefined ? `used ${c.used}` : null,
+      c.period_secs ? `per ${c.period_secs} s` : null].filter(Boolean);
+    return `${c.cap} ${c.limit}${notes.length ? ` (${notes.join(", ")})` : ""}`;
+  }).join("; ");
 }
 
 /** At risk: per asset and drop, what becomes liquidatable and the bad debt left. */

@@ -90,8 +90,9 @@ fn success(endpoint: Endpoint) -> (&'static str, &'static str, &'static str, Opt
         }
         Endpoint::Risk => (
             "200",
-            "`{seq, layers, capital_value, markets, exposure_value, coverage, deficits, \
-             deficit_value, at_risk}`; money as decimal strings",
+            "`{seq, layers, capital_value, markets (with the waterfall steps: balance, caps, \
+             paid), exposure_value, coverage, deficits, deficit_value, at_risk}`; money as \
+             decimal strings",
             JSON,
             None,
         ),

@@ -366,3 +366,62 @@ fn the_session_route_names_the_keys_role_and_accounts() {
     let wrong = harness.client(&format!("bsk_{}", "0".repeat(64))).get("/v1/session");
     assert_eq!(wrong.expect("GET").error_code().as_deref(), Some("invalid_api_key"));
 }
+
+/// The insured venue with caps on its fund: 1,000 per day, 1,200 over the USDC market's life.
+fn capped_venue() -> String {
+    let venue = backstop_testkit::venues::insured_lending_perp_toml();
+    let capped = venue.replace(
+        "markets = [\"USDC\"]\n",
+        "markets = [\"USDC\"]\nperiod_secs = 86400\nperiod_cap = \"1000\"\nmarket_lifetime_cap = \"1200\"\n",
+    );
+    assert_ne!(capped, venue, "the fund section moved");
+    capped
+}
+
+#[test]
+fn the_waterfall_view_shows_each_layers_balance_caps_and_payments_in_order() {
+    use backstop_core::VenueConfig;
+    use backstop_core::script::parse_script;
+    let venue = capped_venue();
+    let harness = Harness::with(Backend::Sqlite, |config| config.venue_toml = venue.clone());
+    let config = VenueConfig::from_toml_str(&venue).unwrap_or_else(|e| panic!("venue: {e}"));
+    let mut commands: Vec<serde_json::Value> =
+        parse_script(backstop_testkit::venues::INSURED_CRASH_SETUP, &config)
+            .unwrap_or_else(|e| panic!("script: {e:?}"))
+            .iter()
+            .map(|line| support::json_of(&line.command))
+            .collect();
+    // ETH halves: 10 ETH = 10,000 against 15,000 owed; the keeper repays it all.
+    commands.push(json!({"type": "set_price", "asset": 1, "price": "1000"}));
+    commands.push(json!({"type": "liquidate", "keeper": 3, "account": 2,
+        "target": {"debt": {"collateral": 1, "debt": 0}}, "amount": "15000", "seed": 0}));
+    let response = support::submit_batch(&mut harness.admin(), &commands);
+    let results = response.json()["results"].clone();
+    assert!(
+        results.as_array().is_some_and(|r| r.iter().all(|r| r["status"] == "applied")),
+        "{results}"
+    );
+    let risk = harness.admin().get("/v1/risk").expect("GET /v1/risk").json();
+    let usdc = &risk["markets"][0];
+    assert_eq!(usdc["market"], "USDC");
+    let steps = usdc["steps"].as_array().expect("steps");
+    let layers: Vec<&str> = steps.iter().filter_map(|step| step["layer"].as_str()).collect();
+    assert_eq!(layers, ["fund:insurance", "socialize"]);
+    // The 5,000 deficit: the fund pays its period cap, 1,000 of its 1,500; socialisation 4,000.
+    let fund = &steps[0];
+    assert_eq!(fund["asset"], "USDC");
+    assert_eq!((fund["balance"].as_str(), fund["value"].as_str()), (Some("500"), Some("500")));
+    assert_eq!(fund["paid"], "1000");
+    assert_eq!(fund["recovered"], "0");
+    assert_eq!(
+        fund["caps"],
+        json!([
+            {"cap": "period_cap", "limit": "1000", "used": "1000", "period_secs": 86400},
+            {"cap": "market_lifetime_cap", "limit": "1200", "used": "1000", "period_secs": null},
+        ])
+    );
+    let socialize = &steps[1];
+    assert_eq!(socialize["paid"], "4000");
+    assert_eq!(socialize["balance"], serde_json::Value::Null);
+    assert_eq!(socialize["caps"], json!([]));
+}
