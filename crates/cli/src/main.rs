@@ -3,8 +3,8 @@
 //! Subcommands: `exec` runs a command script against a venue (see `docs/script-format.md`);
 //! `simulate` runs a stress scenario through the engine and reports what each layer paid;
 //! `size` searches the smallest layer size meeting a loss-probability target; `serve` runs the
-//! engine as an HTTP service over a durable journal, `replay` verifies a journal and `keys`
-//! manages the service's API keys (docs/api.md).
+//! engine as an HTTP service over a durable journal, `replay` verifies a journal, `keys`
+//! manages the service's API keys (docs/api.md) and `stress` runs a what-if on a journal's state.
 //! Exit codes: 0 success, 1 internal error, 2 bad input (arguments, files, config, script,
 //! scenario), 3 a command was rejected under `--fail-on-rejection`.
 
@@ -15,6 +15,7 @@ mod replay;
 mod serve;
 mod simulate;
 mod size;
+mod stress;
 
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -45,6 +46,9 @@ enum CliCommand {
     Replay(replay::ReplayArgs),
     /// Adds, lists or revokes the service's API keys.
     Keys(keys::KeysArgs),
+    /// Runs a what-if shock (price moves, exploits, keeper capacity) on the state a journal
+    /// holds, read only; prints what each layer would pay, the deficit and what stays uncovered.
+    Stress(stress::StressArgs),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +68,7 @@ fn run(cli: Cli) -> ExitCode {
         CliCommand::Serve(args) => serve::run(args, &mut out, &mut err),
         CliCommand::Replay(args) => replay::run(args, &mut out, &mut err),
         CliCommand::Keys(args) => keys::run(args, &mut out, &mut err),
+        CliCommand::Stress(args) => stress::run(args, &mut out, &mut err),
     };
     let result = result.and_then(|code| out.flush().map(|()| code).map_err(anyhow::Error::from));
     match result {
