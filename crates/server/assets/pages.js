@@ -13,19 +13,24 @@ async function load(paths) {
 const failed = (value) => value instanceof Error;
 
 /** Overview: capital by layer against exposure, coverage, open deficits, status and breakers. */
-export async function overview() {
-  const [state, risk, markets, deficits] = await load(["/v1/state", "/v1/risk", "/v1/markets", "/v1/deficits"]);
+export async function overview(ctx) {
+  // Venue-wide risk is for operators: a user key is not sent to /v1/risk at all.
+  const operator = ctx.session.role !== "user";
+  const [state, markets, deficits, risk] = await load(["/v1/state", "/v1/markets", "/v1/deficits",
+    ...(operator ? ["/v1/risk"] : [])]);
   if (failed(state)) return failure(state);
   const out = [h("h1", {}, `Overview — ${state.venue}`)];
   out.push(h("div", { class: "tiles" },
     tile("venue status", state.status, state.status === "active" ? "good" : "bad"),
     tile("journal seq", state.seq), tile("venue clock (s)", state.now), tile("accounts", state.accounts),
-    failed(risk) ? null : [
+    !operator || failed(risk) ? null : [
       tile("capital (numeraire)", risk.capital_value), tile("exposure (numeraire)", risk.exposure_value),
       tile("coverage", risk.coverage, risk.coverage !== null && Number(risk.coverage) < 1 ? "warn" : ""),
       tile("open deficits", risk.deficit_value, risk.deficit_value !== "0" ? "bad" : "good"),
     ]));
-  if (failed(risk)) {
+  if (!operator) {
+    out.push(card("Risk", h("p", { class: "muted" }, "Venue-wide risk is shown to operator keys only.")));
+  } else if (failed(risk)) {
     out.push(card("Risk", failure(risk)));
   } else {
     out.push(card("Capital against exposure, per market",
@@ -115,10 +120,13 @@ export async function atRisk() {
     h("p", { class: "muted" }, `From the liquidation index on a copy of the state at journal seq ${risk.seq}.`)];
   for (const asset of risk.at_risk) {
     out.push(card(`${asset.asset} (price ${asset.price})`,
-      legend([["l-capital", "collateral made liquidatable"], ["l-bad", "bad debt left"]]),
-      vbars(asset.steps.map((st) => ({ label: `-${st.drop_pct}%`, bars: [
-        { value: st.collateral_value, cls: "bar-capital", text: "collateral" },
-        { value: st.bad_debt, cls: "bar-bad", text: "bad debt" }] }))),
+      legend([["l-capital", "collateral made liquidatable"], ["l-bad", "bad debt left"], ["l-line", "all backstop capital"]]),
+      asset.steps.every((st) => st.accounts === 0)
+        ? h("p", { class: "muted" }, "No account becomes liquidatable at any of these drops.")
+        : vbars(asset.steps.map((st) => ({ label: `-${st.drop_pct}%`, bars: [
+          { value: st.collateral_value, cls: "bar-capital", text: "collateral" },
+          { value: st.bad_debt, cls: "bar-bad", text: "bad debt" }] })),
+        { value: risk.capital_value, text: `all backstop capital ${risk.capital_value}` }),
       table([
         { label: "drop", get: (st) => `-${st.drop_pct}%` }, { label: "price", get: (st) => st.price, num: true },
         { label: "accounts", get: (st) => st.accounts, num: true },

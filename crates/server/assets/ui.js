@@ -158,10 +158,12 @@ export function hbars(rows) {
 }
 
 /**
- * Vertical grouped bars: groups [{label, bars: [{value, cls, text}]}], one scale.
+ * Vertical grouped bars: groups [{label, bars: [{value, cls, text}]}], one scale, and an optional
+ * dashed threshold line {value, text}.
  */
-export function vbars(groups, height = 180) {
+export function vbars(groups, line, height = 180) {
   const values = groups.flatMap((g) => g.bars.map((b) => num(b.value)));
+  if (line) values.push(num(line.value));
   const max = Math.max(1e-300, ...values);
   const per = groups.reduce((n, g) => Math.max(n, g.bars.length), 1);
   const barWidth = 14;
@@ -185,6 +187,10 @@ export function vbars(groups, height = 180) {
     });
     chart.append(s("text", { x: x0, y: height - 6 }, group.label));
   });
+  if (line) {
+    const y = (base - (num(line.value) / max) * (base - top)).toFixed(2);
+    chart.append(s("line", { class: "threshold", x1: 0, x2: width, y1: y, y2: y }, s("title", {}, line.text)));
+  }
   return chart;
 }
 
