@@ -25,7 +25,8 @@ for_each_backend!(
     a_deleted_middle_batch_breaks_the_chain,
     a_resealed_command_gives_a_different_outcome,
     a_changed_outcome_is_caught_by_replay,
-    a_truncated_tail_is_caught_by_its_keys,
+    a_truncated_tail_is_refused_by_the_head_record,
+    a_truncated_tail_with_its_keys_left_is_refused,
     a_changed_idempotency_row_is_caught,
     a_corrupt_snapshot_is_refused,
     a_snapshot_of_another_seq_is_refused,
@@ -441,17 +442,21 @@ fn a_changed_outcome_is_caught_by_replay(db: &Db) {
     assert_eq!(replay_err(db), LedgerError::OutcomeMismatch { seq: 3, index: 3 });
 }
 
-fn a_truncated_tail_is_caught_by_its_keys(db: &Db) {
+fn a_truncated_tail_is_refused_by_the_head_record(db: &Db) {
+    full_journal(db);
+    assert_eq!(db.exec("DELETE FROM batches WHERE seq >= 4"), 2);
+    assert_eq!(db.exec("DELETE FROM idempotency WHERE seq >= 4"), 5);
+    let error = recover_err(db);
+    assert_eq!(error, LedgerError::EntriesLost { journal_seq: 3, head_seq: 5 });
+    assert_eq!(error.seq(), Some(4));
+    assert!(error.to_string().starts_with("acknowledged batches 4..=5 are missing"), "{error}");
+    assert_eq!(replay_err(db), error);
+}
+
+fn a_truncated_tail_with_its_keys_left_is_refused(db: &Db) {
     full_journal(db);
     assert_eq!(db.exec("DELETE FROM batches WHERE seq = 5"), 1);
-    let error = recover_err(db);
-    match &error {
-        LedgerError::ChainBroken { seq: 5, what } => {
-            assert!(what.contains("ends at batch 4"), "{what}");
-        }
-        other => panic!("expected a truncation at 5, got {other:?}"),
-    }
-    assert_eq!(replay_err(db), error);
+    assert_eq!(recover_err(db), LedgerError::EntriesLost { journal_seq: 4, head_seq: 5 });
 }
 
 fn a_changed_idempotency_row_is_caught(db: &Db) {

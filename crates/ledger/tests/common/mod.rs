@@ -203,7 +203,7 @@ impl Drop for Db {
     fn drop(&mut self) {
         match self {
             Db::Sqlite { path } => {
-                for suffix in ["", "-wal", "-shm"] {
+                for suffix in ["", "-wal", "-shm", ".head"] {
                     let mut file = path.clone().into_os_string();
                     file.push(suffix);
                     let _ = std::fs::remove_file(file);
