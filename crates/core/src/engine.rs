@@ -20,7 +20,6 @@ use crate::venue::perp::PerpMarket;
 use backstop_money::Amount;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 /// Running sums kept up to date at every commit, so invariants can be checked in O(markets).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -192,7 +191,7 @@ pub struct State {
 /// The deterministic state machine of one venue: commands in, events out.
 #[derive(Debug, Clone)]
 pub struct Engine {
-    pub(crate) config: Arc<VenueConfig>,
+    pub(crate) config: crate::config::ConfigInForce,
     pub(crate) tables: Tables,
     pub(crate) state: State,
     pub(crate) index: LiquidationIndex,
@@ -273,7 +272,7 @@ impl Engine {
         Ok(Engine {
             index: LiquidationIndex::new(perp_count),
             tables: Tables::new(&config),
-            config: Arc::new(config),
+            config: crate::config::ConfigInForce::new(config),
             state,
             hash_cache: HashCache::default(),
             checks: InvariantChecks::default(),

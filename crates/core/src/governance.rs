@@ -17,7 +17,6 @@ use crate::rejection::Rejection;
 use backstop_money::{Amount, Ratio, Rounding};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 /// `[governance]`: the token, roles, thresholds, periods and parameter bounds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -611,7 +610,7 @@ impl Engine {
         self.state.net = net;
         if venue != *self.config {
             self.tables = Tables::new(&venue);
-            *Arc::make_mut(&mut self.config) = venue;
+            self.config.replace(venue);
         }
         events.push(Event::ProposalExecuted { proposal: id });
         Ok(events)
@@ -662,7 +661,7 @@ impl Engine {
                     self.state.net = net;
                     if venue != *self.config {
                         self.tables = Tables::new(&venue);
-                        *Arc::make_mut(&mut self.config) = venue;
+                        self.config.replace(venue);
                     }
                 }
             }
