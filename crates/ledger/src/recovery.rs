@@ -82,11 +82,14 @@ fn recover_in_view(
     }
     let snapshots = store.snapshot_index()?;
     let latest = if use_snapshot { snapshots.last().cloned() } else { None };
+    let mut linked_keys = 0usize;
     let (mut engine, mut head) = match &latest {
         Some((seq, hash)) => {
             // Entries before the snapshot are not re-applied, but each must still be the
             // stored bytes it was sealed with and follow the one before it.
-            let linked = verify_links(store, ChainHead::genesis(config_toml), *seq)?;
+            let (linked, keys_seen) =
+                verify_links(store, &keys, ChainHead::genesis(config_toml), *seq)?;
+            linked_keys = keys_seen;
             let (engine, head) = restore_snapshot(store, *seq, hash)?;
             if head != linked {
                 return Err(LedgerError::Snapshot {
@@ -100,7 +103,8 @@ fn recover_in_view(
     };
     let snapshot_seq = latest.map(|(seq, _)| seq);
     let check_snapshots = if use_snapshot { Vec::new() } else { snapshots };
-    let mut replay = Replay { engine: &mut engine, head: &mut head, keys: &keys, keys_seen: 0 };
+    let mut replay =
+        Replay { engine: &mut engine, head: &mut head, keys: &keys, keys_seen: linked_keys };
     let mut batches_replayed = 0u64;
     loop {
         let page = store.batches_since(replay.head.seq, PAGE)?;
@@ -119,8 +123,8 @@ fn recover_in_view(
     if let HeadCheck::Record(record) = head_check {
         check_head_record(store, record, &head, &ChainHead::genesis(config_toml))?;
     }
-    // Keys recorded for batches past the head mean batches were removed from the end; when
-    // replaying from genesis, every recorded key must have been met on the way.
+    // Keys recorded for batches past the head mean batches were removed from the end; every
+    // recorded key must have been met on the way (re-applied, or checked before the snapshot).
     for row in &key_rows {
         if row.seq > head.seq {
             return Err(LedgerError::ChainBroken {
@@ -138,7 +142,7 @@ fn recover_in_view(
             what: format!("a snapshot exists at batch {seq}, but the journal ends at {}", head.seq),
         });
     }
-    if !use_snapshot && keys_seen != key_rows.len() {
+    if keys_seen != key_rows.len() {
         return Err(LedgerError::Corrupt {
             seq: 0,
             what: format!(
@@ -202,14 +206,32 @@ fn check_head_record(
     Ok(())
 }
 
-/// Walks the stored batches after `from` up to `up_to`, checking each one's seq, link and entry
-/// hash (recomputed from the stored bytes) without re-applying it; returns the head at `up_to`.
+/// A keyed command's key must be recorded exactly where and for what it was used.
+fn check_key(keys: &HashMap<String, KeyUse>, key: &str, used: KeyUse) -> Result<(), LedgerError> {
+    let recorded = keys.get(key);
+    if recorded == Some(&used) {
+        return Ok(());
+    }
+    Err(LedgerError::Corrupt {
+        seq: used.seq,
+        what: format!(
+            "idempotency key {key:?} of command {} is recorded as {recorded:?}",
+            used.index
+        ),
+    })
+}
+
+/// Walks the stored batches after `from` up to `up_to`, checking each one's seq, link, entry
+/// hash (recomputed from the stored bytes) and idempotency keys without re-applying it; returns
+/// the head at `up_to` and how many keys the batches used.
 fn verify_links(
     store: &mut dyn Store,
+    keys: &HashMap<String, KeyUse>,
     from: ChainHead,
     up_to: u64,
-) -> Result<ChainHead, LedgerError> {
+) -> Result<(ChainHead, usize), LedgerError> {
     let mut head = from;
+    let mut keys_seen = 0usize;
     while head.seq < up_to {
         let page = store.batches_since(head.seq, PAGE)?;
         if page.is_empty() {
@@ -238,10 +260,21 @@ fn verify_links(
                     ),
                 });
             }
+            for (index, (command, key)) in batch.commands.iter().zip(&batch.keys).enumerate() {
+                if let Some(key) = key {
+                    let index = u32::try_from(index).unwrap_or(u32::MAX);
+                    check_key(
+                        keys,
+                        key,
+                        KeyUse { seq: batch.seq, index, command_digest: command_digest(command) },
+                    )?;
+                    keys_seen = keys_seen.saturating_add(1);
+                }
+            }
             head = batch.head();
         }
     }
-    Ok(head)
+    Ok((head, keys_seen))
 }
 
 /// The engine the journal began with.
@@ -377,16 +410,11 @@ impl Replay<'_> {
                 return Err(LedgerError::OutcomeMismatch { seq, index });
             }
             if let Some(key) = key {
-                let recorded = self.keys.get(key);
-                let expected = KeyUse { seq, index, command_digest: command_digest(command) };
-                if recorded != Some(&expected) {
-                    return Err(LedgerError::Corrupt {
-                        seq,
-                        what: format!(
-                            "idempotency key {key:?} of command {index} is recorded as {recorded:?}"
-                        ),
-                    });
-                }
+                check_key(
+                    self.keys,
+                    key,
+                    KeyUse { seq, index, command_digest: command_digest(command) },
+                )?;
                 self.keys_seen = self.keys_seen.saturating_add(1);
             }
         }
