@@ -208,7 +208,7 @@ impl RunningServer {
         self.recovered_seq
     }
 
-    /// Journal entries replayed after the latest snapshot at startup.
+    /// Journal entries re-applied at startup (from genesis, or after the snapshot started from).
     #[must_use]
     pub fn replayed(&self) -> u64 {
         self.replayed
@@ -315,7 +315,7 @@ pub struct Ready {
     pub addr: SocketAddr,
     /// Journal head recovered at startup.
     pub seq: u64,
-    /// Entries replayed after the latest snapshot.
+    /// Entries re-applied (from genesis, or after the snapshot started from).
     pub replayed: u64,
     /// Seq of the snapshot recovery started from, if any.
     pub snapshot_seq: Option<u64>,
