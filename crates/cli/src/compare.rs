@@ -8,8 +8,8 @@
 
 use crate::exec::{EXIT_INPUT, EXIT_INTERNAL, EXIT_OK};
 use crate::simulate::{RunArgs, load, prepare_out, progress_bar};
-use backstop_sim::compare::Capital;
-use backstop_sim::designs::{DESIGNS, Design};
+use backstop_sim::compare::{Capital, DesignChoice};
+use backstop_sim::designs::DESIGNS;
 use backstop_sim::runner::RunOptions;
 use std::io::Write;
 use std::path::PathBuf;
@@ -30,8 +30,8 @@ pub(crate) struct CompareArgs {
     #[arg(value_name = "SCENARIO")]
     pub(crate) scenario: PathBuf,
     /// Comma-separated design names (blend, aave-umbrella, compound-v3, maker, liquity-v1,
-    /// liquity-v2, exchange-adl, drift, dydx-v4, hyperliquid, adl-pro-rata, adl-min-shortfall), or
-    /// `all`.
+    /// liquity-v2, exchange-adl, drift, dydx-v4, hyperliquid, adl-pro-rata, adl-min-shortfall;
+    /// `NAME+cover` adds a Nexus-style cover layer on top), or `all`.
     #[arg(long, value_name = "LIST|all")]
     pub(crate) designs: String,
     /// Capital of each design.
@@ -44,27 +44,33 @@ pub(crate) struct CompareArgs {
     pub(crate) run: RunArgs,
 }
 
-/// The designs named in `list` (`all`: every preset), in the order given.
+/// The designs named in `list` (`all`: every preset), in the order given; `NAME+cover` is the
+/// preset with a cover layer on top.
 ///
 /// # Errors
-/// An unknown or repeated name, or an empty list, as a message listing the known names.
-pub(crate) fn parse_designs(list: &str) -> Result<Vec<&'static Design>, String> {
+/// An unknown or repeated name, as a message listing the known names.
+pub(crate) fn parse_designs(list: &str) -> Result<Vec<DesignChoice<'static>>, String> {
     if list.trim() == "all" {
-        return Ok(DESIGNS.iter().collect());
+        return Ok(DESIGNS.iter().map(|design| DesignChoice { design, cover: false }).collect());
     }
     let known: Vec<&str> = DESIGNS.iter().map(|design| design.name).collect();
-    let mut chosen: Vec<&'static Design> = Vec::new();
+    let mut chosen: Vec<DesignChoice<'static>> = Vec::new();
     for name in list.split(',').map(str::trim) {
-        let Some(design) = backstop_sim::designs::find(name) else {
+        let (base, cover) = match name.strip_suffix("+cover") {
+            Some(base) => (base, true),
+            None => (name, false),
+        };
+        let Some(design) = backstop_sim::designs::find(base) else {
             return Err(format!(
-                "--designs: unknown design {name:?}; known: {}, or all",
+                "--designs: unknown design {name:?}; known: {} (each also as NAME+cover), or all",
                 known.join(", ")
             ));
         };
-        if chosen.iter().any(|other| other.name == name) {
+        let choice = DesignChoice { design, cover };
+        if chosen.contains(&choice) {
             return Err(format!("--designs: {name} is listed twice"));
         }
-        chosen.push(design);
+        chosen.push(choice);
     }
     Ok(chosen)
 }
@@ -106,7 +112,7 @@ pub(crate) fn run(
         CapitalArg::Equal => Capital::Equal,
         CapitalArg::AsConfigured => Capital::AsConfigured,
     };
-    let result = backstop_sim::compare::compare(&scenario, &designs, capital, &options);
+    let result = backstop_sim::compare::compare_choices(&scenario, &designs, capital, &options);
     bar.finish_and_clear();
     let result = match result {
         Ok(result) => result,

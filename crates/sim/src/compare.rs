@@ -44,6 +44,18 @@ pub enum Capital {
     AsConfigured,
 }
 
+/// A design to run, with or without a Nexus-style cover layer on top.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DesignChoice<'d> {
+    /// The preset.
+    pub design: &'d Design,
+    /// Put a cover layer after the design's funded layers (`<name>+cover`).
+    pub cover: bool,
+}
+
+/// Name of the cover layer a `+cover` design adds.
+pub const COVER_NAME: &str = "nexus";
+
 /// One market of the scenario's exposure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ExposureMarket {
@@ -263,11 +275,13 @@ const SAFETY_NET_KEYS: [&str; 9] = [
 /// The venue table with `design`'s safety net on `markets`, all in `asset`.
 fn design_venue(
     mut table: toml::Table,
-    design: &Design,
+    choice: DesignChoice<'_>,
     markets: &[String],
     asset: &str,
     kept_pools: &[String],
+    cover_limit: u64,
 ) -> Result<toml::Table, String> {
+    let design = choice.design;
     let kept: Vec<toml::Value> = match table.get("stability_pool") {
         Some(toml::Value::Array(pools)) => pools
             .iter()
@@ -308,7 +322,21 @@ fn design_venue(
         let section: toml::Table = toml::from_str(&text).map_err(|p| p.to_string())?;
         table.insert("recap".to_owned(), toml::Value::Table(section));
     }
-    let layers: Vec<toml::Value> = waterfall(design).into_iter().map(toml::Value::String).collect();
+    if choice.cover {
+        let text = format!(
+            "name = {COVER_NAME:?}\nasset = {asset:?}\nlimit = \"{cover_limit}\"\n\
+             attachment = \"0\"\npremium_rate = \"0\"\n"
+        );
+        let section: toml::Table = toml::from_str(&text).map_err(|p| p.to_string())?;
+        push(&mut table, "cover", toml::Value::Table(section));
+        if premium_fund(design) == COVER_PREMIUM_FUND {
+            let text = format!("name = {COVER_PREMIUM_FUND:?}\nasset = {asset:?}\n");
+            let section: toml::Table = toml::from_str(&text).map_err(|p| p.to_string())?;
+            push(&mut table, "fund", toml::Value::Table(section));
+        }
+    }
+    let layers: Vec<toml::Value> =
+        choice_waterfall(choice).into_iter().map(toml::Value::String).collect();
     for market in markets {
         let mut section = toml::Table::new();
         section.insert("market".to_owned(), toml::Value::String(market.clone()));
@@ -334,6 +362,39 @@ pub fn waterfall(design: &Design) -> Vec<String> {
         .map(|layer| layer.layer.to_owned())
         .chain(design.tail.iter().map(|layer| (*layer).to_owned()))
         .collect()
+}
+
+/// A fund added to pay a cover's premium when the design has none.
+const COVER_PREMIUM_FUND: &str = "cover-premium";
+
+/// The fund that pays a `+cover` design's premium: its first fund layer, else
+/// [`COVER_PREMIUM_FUND`].
+fn premium_fund(design: &Design) -> &'static str {
+    design
+        .layers
+        .iter()
+        .find_map(|layer| layer.layer.strip_prefix("fund:"))
+        .unwrap_or(COVER_PREMIUM_FUND)
+}
+
+/// The waterfall of a choice: a `+cover` design's cover comes after its funded layers.
+#[must_use]
+pub fn choice_waterfall(choice: DesignChoice<'_>) -> Vec<String> {
+    let mut layers = waterfall(choice.design);
+    if choice.cover {
+        layers.insert(choice.design.layers.len(), format!("cover:{COVER_NAME}"));
+    }
+    layers
+}
+
+/// A choice's name: the preset's, with `+cover` when it has a cover.
+#[must_use]
+pub fn choice_name(choice: DesignChoice<'_>) -> String {
+    if choice.cover {
+        format!("{}+cover", choice.design.name)
+    } else {
+        choice.design.name.to_owned()
+    }
 }
 
 /// Why `design` cannot take the exposure, if it cannot.
@@ -362,15 +423,17 @@ fn inapplicable(design: &Design, exposure: &[ExposureMarket]) -> Option<String> 
 /// The scenario rebuilt with `design`'s safety net and funding.
 fn design_scenario(
     scenario: &Scenario,
-    design: &Design,
+    choice: DesignChoice<'_>,
     exposure: &[ExposureMarket],
     funding: &[u64],
     kept_pools: &[String],
+    cover_limit: u64,
 ) -> Result<Scenario, String> {
+    let design = choice.design;
     let markets: Vec<String> = exposure.iter().map(|market| market.market.clone()).collect();
     let asset = &exposure[0].deficit_asset;
     let table = venue_table(scenario).map_err(|problem| problem.to_string())?;
-    let table = design_venue(table, design, &markets, asset, kept_pools)?;
+    let table = design_venue(table, choice, &markets, asset, kept_pools, cover_limit)?;
     let mut rebuilt = scenario.clone();
     rebuilt.venue.path = None;
     rebuilt.venue.inline = Some(table);
@@ -381,6 +444,25 @@ fn design_scenario(
     for (layer, amount) in design.layers.iter().zip(funding) {
         // Whole units below 2^53 are exact as f64.
         rebuilt.funding.push(FundingSpec { layer: layer.layer.to_owned(), amount: *amount as f64 });
+    }
+    if choice.cover {
+        // The term covers every step of the path.
+        let steps = u64::from(scenario.run.steps).saturating_add(1);
+        rebuilt.events.push(crate::scenario::EventSpec {
+            kind: "buy_cover".to_owned(),
+            step: 0,
+            market: None,
+            asset: None,
+            amount: None,
+            price: None,
+            duration_steps: None,
+            pool: None,
+            share: None,
+            delay_steps: None,
+            cover: Some(COVER_NAME.to_owned()),
+            fund: Some(premium_fund(design).to_owned()),
+            term_secs: Some(steps.saturating_mul(scenario.run.step_secs)),
+        });
     }
     crate::runner::validate(&rebuilt, "").map_err(|problem| problem.message)?;
     Ok(rebuilt)
@@ -397,21 +479,42 @@ pub fn compare(
     capital: Capital,
     options: &RunOptions<'_>,
 ) -> Result<CompareResult, SimError> {
+    let choices: Vec<DesignChoice<'_>> =
+        designs.iter().map(|design| DesignChoice { design, cover: false }).collect();
+    compare_choices(scenario, &choices, capital, options)
+}
+
+/// As [`compare`], for designs with or without a cover layer on top. A `+cover` design gets a
+/// Nexus-style cover (lending-perps-cover.md §2.11) after its funded layers: limit the scenario's
+/// capital, attachment 0, premium 0 (all `assumed`), bought at step 0 for the whole path
+/// (`buy_cover` event) with the premium charged to the design's first fund (or an added empty
+/// `cover-premium` fund); the runner settles each claim in full one step after it opens. The
+/// cover is external capacity and is not counted in the design's capital.
+///
+/// # Errors
+/// As [`compare`].
+pub fn compare_choices(
+    scenario: &Scenario,
+    choices: &[DesignChoice<'_>],
+    capital: Capital,
+    options: &RunOptions<'_>,
+) -> Result<CompareResult, SimError> {
     let venue = crate::runner::load_venue(scenario)?;
     let exposure = exposure(&venue);
     let kept = liquidation_pools(&venue);
     let total = scenario_capital(scenario, &venue);
     let paths = options.paths.unwrap_or(scenario.run.paths);
     let seed = options.seed.unwrap_or(scenario.run.seed);
-    let mut outcomes = Vec::with_capacity(designs.len());
-    for design in designs {
+    let mut outcomes = Vec::with_capacity(choices.len());
+    for choice in choices {
+        let design = choice.design;
         let funding = design_funding(design, capital, total);
         let prepared = match inapplicable(design, &exposure) {
             Some(reason) => Err(reason),
-            None => design_scenario(scenario, design, &exposure, &funding, &kept),
+            None => design_scenario(scenario, *choice, &exposure, &funding, &kept, total),
         };
         let outcome = match prepared {
-            Err(reason) => not_applicable(design, &reason),
+            Err(reason) => not_applicable(*choice, &reason),
             Ok(rebuilt) => {
                 let run_options = RunOptions {
                     paths: Some(paths),
@@ -423,7 +526,7 @@ pub fn compare(
                     funding_overrides: Vec::new(),
                 };
                 let run = crate::runner::run(&rebuilt, &run_options)?;
-                outcome_of(design, &funding, &run)
+                outcome_of(*choice, &funding, &run)
             }
         };
         outcomes.push(outcome);
@@ -452,14 +555,31 @@ fn empty_paid() -> BTreeMap<String, Statistic> {
     PAYER_CLASSES.iter().map(|class| ((*class).to_owned(), Statistic::default())).collect()
 }
 
-fn not_applicable(design: &Design, reason: &str) -> DesignOutcome {
+fn title_and_source(choice: DesignChoice<'_>) -> (String, String) {
+    let design = choice.design;
+    if choice.cover {
+        (
+            format!("{} + Nexus-style cover", design.title),
+            format!(
+                "{}; cover: lending-perps-cover.md §2.11 (limit, attachment, premium assumed)",
+                design.source
+            ),
+        )
+    } else {
+        (design.title.to_owned(), design.source.to_owned())
+    }
+}
+
+fn not_applicable(choice: DesignChoice<'_>, reason: &str) -> DesignOutcome {
+    let design = choice.design;
+    let (title, source) = title_and_source(choice);
     DesignOutcome {
-        design: design.name.to_owned(),
-        title: design.title.to_owned(),
+        design: choice_name(choice),
+        title,
         exposure: design.exposure,
-        source: design.source.to_owned(),
+        source,
         status: format!("not applicable: {reason}"),
-        waterfall: waterfall(design),
+        waterfall: choice_waterfall(choice),
         capital: 0,
         layers: Vec::new(),
         deficit: Statistic::default(),
@@ -520,7 +640,9 @@ fn drawdown(series: &[f64]) -> f64 {
     deepest
 }
 
-fn outcome_of(design: &Design, funding: &[u64], run: &RunResult) -> DesignOutcome {
+fn outcome_of(choice: DesignChoice<'_>, funding: &[u64], run: &RunResult) -> DesignOutcome {
+    let design = choice.design;
+    let (title, source) = title_and_source(choice);
     let layers = design
         .layers
         .iter()
@@ -568,12 +690,12 @@ fn outcome_of(design: &Design, funding: &[u64], run: &RunResult) -> DesignOutcom
     let recovered: Vec<f64> =
         run.paths.iter().filter_map(|path| path.time_to_recover_secs).map(|s| s as f64).collect();
     DesignOutcome {
-        design: design.name.to_owned(),
-        title: design.title.to_owned(),
+        design: choice_name(choice),
+        title,
         exposure: design.exposure,
-        source: design.source.to_owned(),
+        source,
         status: "ran".to_owned(),
-        waterfall: waterfall(design),
+        waterfall: choice_waterfall(choice),
         capital: funding.iter().sum(),
         layers,
         deficit: Statistic::of(&deficits),

@@ -17,13 +17,39 @@
 //!   opens at or after `step` is approved `delay_steps` steps after it opens
 //!   (`Command::ApproveRecap`); without such an event, approval comes in the step the auction
 //!   opens.
+//! - `buy_cover` (`step`, `cover`, `fund`, `term_secs`): at `step` the venue buys a term of the
+//!   external cover (`Command::BuyCover`), its premium paid from the fund; a refused purchase
+//!   (the fund cannot pay) is counted as a rejection like any other.
 
 use crate::scenario::EventSpec;
 use backstop_core::{AccountId, AssetId, Command, Engine, VenueConfig};
 use backstop_money::{Ratio, Rounding, Shares};
 
+/// Checks a `buy_cover` event: a known cover, a fund of the cover's asset, a positive term.
+fn validate_buy_cover(
+    event: &EventSpec,
+    venue: &VenueConfig,
+) -> Result<(), (&'static str, String)> {
+    let Some(cover) = &event.cover else {
+        return Err(("cover", "a buy_cover event needs the cover bought".into()));
+    };
+    let Some(config) = venue.covers.iter().find(|candidate| &candidate.name == cover) else {
+        return Err(("cover", format!("unknown cover {cover:?}")));
+    };
+    let Some(fund) = &event.fund else {
+        return Err(("fund", "a buy_cover event needs the fund that pays the premium".into()));
+    };
+    if !venue.funds.iter().any(|f| &f.name == fund && f.asset == config.asset) {
+        return Err(("fund", format!("{fund:?} is not a fund in the cover's asset")));
+    }
+    match event.term_secs {
+        Some(term) if term > 0 => Ok(()),
+        _ => Err(("term_secs", "a buy_cover event needs a positive term".into())),
+    }
+}
+
 /// The event kinds a scenario may use.
-pub const EVENT_KINDS: &[&str] = &["exploit", "depeg", "pool_run", "governance_delay"];
+pub const EVENT_KINDS: &[&str] = &["exploit", "depeg", "pool_run", "governance_delay", "buy_cover"];
 
 /// Checks one scenario's events against the venue. Returns the problem's key (such as
 /// `events[2].market`) and message.
@@ -46,6 +72,7 @@ pub(crate) fn validate(
             "depeg" => &["asset", "price", "duration_steps"],
             "pool_run" => &["pool", "share"],
             "governance_delay" => &["delay_steps"],
+            "buy_cover" => &["cover", "fund", "term_secs"],
             other => {
                 return error(
                     "kind",
@@ -65,6 +92,9 @@ pub(crate) fn validate(
             ("pool", event.pool.is_some()),
             ("share", event.share.is_some()),
             ("delay_steps", event.delay_steps.is_some()),
+            ("cover", event.cover.is_some()),
+            ("fund", event.fund.is_some()),
+            ("term_secs", event.term_secs.is_some()),
         ];
         for (field, is_present) in present {
             if is_present && !used.contains(&field) {
@@ -109,6 +139,7 @@ pub(crate) fn validate(
                     return error("duration_steps", "must be at least 1".into());
                 }
             }
+            "buy_cover" => validate_buy_cover(event, venue).map_err(|(f, m)| (key(f), m))?,
             "pool_run" => {
                 let Some(pool) = &event.pool else {
                     return error("pool", "a pool run needs the staker pool".into());
@@ -162,6 +193,8 @@ pub(crate) struct Exogenous {
     depegs: Vec<Depeg>,
     /// (step, pool index, pool name, share).
     pool_runs: Vec<(u32, usize, String, f64)>,
+    /// Cover purchases: (step, cover, fund, term seconds).
+    covers: Vec<(u32, String, String, u64)>,
     /// (from step, delay).
     governance: Vec<(u32, u32)>,
 }
@@ -207,6 +240,12 @@ impl Exogenous {
                 "governance_delay" => {
                     exogenous.governance.push((event.step, event.delay_steps.unwrap_or(0)));
                 }
+                "buy_cover" => exogenous.covers.push((
+                    event.step,
+                    event.cover.clone().unwrap_or_default(),
+                    event.fund.clone().unwrap_or_default(),
+                    event.term_secs.unwrap_or(0),
+                )),
                 _ => {}
             }
         }
@@ -266,6 +305,15 @@ impl Exogenous {
                 }
             }
         }
+        for (at, cover, fund, term_secs) in &self.covers {
+            if *at == step {
+                commands.push(Command::BuyCover {
+                    cover: cover.clone(),
+                    fund: fund.clone(),
+                    term_secs: *term_secs,
+                });
+            }
+        }
         commands
     }
 
@@ -297,6 +345,9 @@ mod tests {
             pool: None,
             share: None,
             delay_steps: None,
+            cover: None,
+            fund: None,
+            term_secs: None,
         }
     }
 
@@ -337,5 +388,10 @@ mod tests {
         stray.price = Some(1.0);
         assert_eq!(validate(&[stray], &venue, 10).unwrap_err().0, "events[0].price");
         assert_eq!(validate(&[event("meteor")], &venue, 10).unwrap_err().0, "events[0].kind");
+        let mut cover = event("buy_cover");
+        cover.cover = Some("nexus".into());
+        cover.fund = Some("insurance".into());
+        cover.term_secs = Some(3_600);
+        assert_eq!(validate(&[cover], &venue, 10).unwrap_err().0, "events[0].cover");
     }
 }

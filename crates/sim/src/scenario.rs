@@ -321,7 +321,8 @@ pub struct EventSpec {
     /// `exploit` (drain `amount` from `market` at `step`), `depeg` (set `asset` to `price` from
     /// `step` for `duration_steps`), `pool_run` (stakers of `pool` request unstaking of `share`
     /// of their shares at `step`), `governance_delay` (recapitalisation votes pass `delay_steps`
-    /// after an auction opens).
+    /// after an auction opens), `buy_cover` (buy a term of `cover` for `term_secs`, the premium
+    /// paid by `fund`).
     pub kind: String,
     /// Step at which it happens.
     #[serde(default)]
@@ -350,6 +351,15 @@ pub struct EventSpec {
     /// Delay of governance approvals (governance_delay).
     #[serde(default)]
     pub delay_steps: Option<u32>,
+    /// The `[[cover]]` bought (buy_cover).
+    #[serde(default)]
+    pub cover: Option<String>,
+    /// The `[[fund]]` that pays the premium (buy_cover).
+    #[serde(default)]
+    pub fund: Option<String>,
+    /// Length of the cover term in seconds (buy_cover).
+    #[serde(default)]
+    pub term_secs: Option<u64>,
 }
 
 /// Initial funding of a layer.

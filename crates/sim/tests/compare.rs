@@ -409,3 +409,57 @@ fn perp_designs_payers_by_hand() {
         "not applicable: lending design, but BTC-PERP is a perp market"
     );
 }
+
+/// `+cover`: a Nexus-style cover after the design's funded layers, limit the scenario's 300,
+/// bought at step 0 for the whole path, each claim settled in full one step after it opens.
+/// Lending (alice's 320): Blend's pool pays 300 and the cover the 20 suppliers paid before, in
+/// the next step (time to recover: one step, 3,600 s); Umbrella's offset 1 and stake 298, cover
+/// 21. Perpetual (alice's 500): Drift's fund pays 299 and the cover 201 instead of open
+/// interest; under exchange-adl ADL acts at bankruptcy, before any layer that pays later, so the
+/// cover pays nothing and traders still pay 200.
+#[test]
+fn cover_on_top_by_hand() {
+    use backstop_sim::compare::{DesignChoice, compare_choices};
+    let choose = |names: &[&str]| -> Vec<DesignChoice<'static>> {
+        names
+            .iter()
+            .map(|name| DesignChoice {
+                design: backstop_sim::designs::find(name).unwrap(),
+                cover: true,
+            })
+            .collect()
+    };
+    let dir = common::directory(&[
+        ("venue.toml", VENUE),
+        ("positions.csv", POSITIONS),
+        ("three.toml", SCENARIO),
+    ]);
+    let scenario = backstop_sim::scenario::load(&dir.join("three.toml")).unwrap();
+    let options = RunOptions::default();
+    let result =
+        compare_choices(&scenario, &choose(&["blend", "aave-umbrella"]), Capital::Equal, &options)
+            .unwrap();
+    let blend = design(&result, "blend+cover");
+    assert_eq!(blend.waterfall, vec!["stakers:backstop", "cover:nexus", "socialize"]);
+    assert_eq!(payers(blend), vec![("cover", 20.0), ("stakers", 300.0)]);
+    assert_eq!(blend.time_to_recover_secs, Some(3_600.0));
+    assert_eq!(blend.capital, 300, "the cover is not venue capital");
+    assert_eq!(
+        payers(design(&result, "aave-umbrella+cover")),
+        vec![("cover", 21.0), ("stakers", 298.0), ("treasury", 1.0)]
+    );
+    let dir = common::directory(&[
+        ("venue.toml", PERP_VENUE),
+        ("positions.csv", PERP_POSITIONS),
+        ("perp.toml", PERP_SCENARIO),
+    ]);
+    let scenario = backstop_sim::scenario::load(&dir.join("perp.toml")).unwrap();
+    let result =
+        compare_choices(&scenario, &choose(&["drift", "exchange-adl"]), Capital::Equal, &options)
+            .unwrap();
+    assert_eq!(payers(design(&result, "drift+cover")), vec![("cover", 201.0), ("fund", 299.0)]);
+    assert_eq!(
+        payers(design(&result, "exchange-adl+cover")),
+        vec![("fund", 300.0), ("traders_adl", 200.0)]
+    );
+}
