@@ -3,9 +3,9 @@
 //! Subcommands: `exec` runs a command script against a venue (see `docs/script-format.md`);
 //! `simulate` runs a stress scenario through the engine and reports what each layer paid;
 //! `size` searches the smallest layer size meeting a loss-probability target; `compare` runs
-//! one scenario through several backstop designs; `serve` runs the
-//! engine as an HTTP service over a durable journal, `replay` verifies a journal and `keys`
-//! manages the service's API keys (docs/api.md).
+//! one scenario through several backstop designs; `merge` combines sharded runs; `serve` runs the
+//! engine as an HTTP service over a durable journal, `replay` verifies a journal, `keys`
+//! manages the service's API keys (docs/api.md) and `stress` runs a what-if on a journal's state.
 //! Exit codes: 0 success, 1 internal error, 2 bad input (arguments, files, config, script,
 //! scenario), 3 a command was rejected under `--fail-on-rejection`.
 
@@ -18,6 +18,7 @@ mod replay;
 mod serve;
 mod simulate;
 mod size;
+mod stress;
 
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -54,6 +55,9 @@ enum CliCommand {
     /// Combines the partial results of `simulate --shard K/N` runs into the reports of the
     /// unsharded run (docs/scale-out.md).
     Merge(merge::MergeArgs),
+    /// Runs a what-if shock (price moves, exploits, keeper capacity) on the state a journal
+    /// holds, read only; prints what each layer would pay, the deficit and what stays uncovered.
+    Stress(stress::StressArgs),
 }
 
 fn main() -> ExitCode {
@@ -75,6 +79,7 @@ fn run(cli: Cli) -> ExitCode {
         CliCommand::Replay(args) => replay::run(args, &mut out, &mut err),
         CliCommand::Keys(args) => keys::run(args, &mut out, &mut err),
         CliCommand::Merge(args) => merge::run(args, &mut out, &mut err),
+        CliCommand::Stress(args) => stress::run(args, &mut out, &mut err),
     };
     let result = result.and_then(|code| out.flush().map(|()| code).map_err(anyhow::Error::from));
     match result {

@@ -7,7 +7,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::metrics::{Gauges, Metrics};
 use crate::routes::{self, Access, Endpoint, Method, ROUTES};
 use crate::writer::{Message, Shared};
-use crate::{commands, events, keys, views};
+use crate::{commands, dashboard, events, keys, views};
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
@@ -129,6 +129,9 @@ fn handler(method: Method, endpoint: Endpoint) -> MethodRouter<AppState> {
         Endpoint::RevokeKey => routing::on(filter, keys::revoke),
         Endpoint::Risk => routing::on(filter, crate::risk_view::risk),
         Endpoint::Stress => routing::on(filter, crate::risk_view::stress),
+        Endpoint::Session => routing::on(filter, dashboard::session),
+        Endpoint::Dashboard => routing::on(filter, dashboard::index),
+        Endpoint::Asset => routing::on(filter, dashboard::asset),
     }
 }
 

@@ -10,13 +10,15 @@
 //!   answers the handlers waiting on it;
 //! - [`commands`], [`views`], [`events`], [`keys`]: the handlers;
 //! - [`payload`] and [`error`]: body parsing and the error envelope with stable codes;
-//! - [`metrics`] and [`openapi`]: `/metrics` and `/openapi.json`.
+//! - [`metrics`] and [`openapi`]: `/metrics` and `/openapi.json`;
+//! - [`dashboard`]: the web dashboard at `/`, its embedded assets and `/v1/session`.
 //!
 //! docs/api.md describes the API for clients.
 
 pub mod app;
 pub mod auth;
 pub mod commands;
+pub mod dashboard;
 pub mod envelope;
 pub mod error;
 pub mod events;
