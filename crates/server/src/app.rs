@@ -257,12 +257,17 @@ fn path_matches(pattern: &str, path: &str) -> bool {
 
 /// `GET /healthz`.
 async fn health(State(app): State<AppState>) -> Response {
-    let healthy = app.is_healthy();
-    let body = HealthResponse {
-        status: if healthy { "ok" } else { "unhealthy" }.to_owned(),
-        seq: app.read().head.seq,
-        backend: app.backend.to_owned(),
+    let (seq, halted) = {
+        let shared = app.read();
+        (shared.head.seq, shared.halted.is_some())
     };
+    let healthy = app.is_healthy() && !halted;
+    let status = match (halted, healthy) {
+        (true, _) => "invariant_broken",
+        (false, true) => "ok",
+        (false, false) => "unhealthy",
+    };
+    let body = HealthResponse { status: status.to_owned(), seq, backend: app.backend.to_owned() };
     let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, axum::Json(body)).into_response()
 }

@@ -409,6 +409,7 @@ async fn serve(
         engine: recovered.engine,
         head: recovered.head,
         state_hash,
+        halted: None,
     }));
     let metrics = Arc::new(Metrics::default());
     let healthy = Arc::new(AtomicBool::new(true));
