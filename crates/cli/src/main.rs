@@ -3,7 +3,7 @@
 //! Subcommands: `exec` runs a command script against a venue (see `docs/script-format.md`);
 //! `simulate` runs a stress scenario through the engine and reports what each layer paid;
 //! `size` searches the smallest layer size meeting a loss-probability target; `compare` runs
-//! one scenario through several backstop designs; `serve` runs the
+//! one scenario through several backstop designs; `merge` combines sharded runs; `serve` runs the
 //! engine as an HTTP service over a durable journal, `replay` verifies a journal, `keys`
 //! manages the service's API keys (docs/api.md) and `stress` runs a what-if on a journal's state.
 //! Exit codes: 0 success, 1 internal error, 2 bad input (arguments, files, config, script,

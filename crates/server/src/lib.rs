@@ -71,11 +71,16 @@ pub struct ServerConfig {
     pub max_batch_commands: usize,
     /// Pause before each group commit: zero in service; tests use it to fill the queue.
     pub commit_delay: Duration,
+    /// On start, re-apply and verify every entry from genesis (as `backstop replay` does),
+    /// checking each snapshot on the way; when false, start from the newest snapshot (every
+    /// entry's hash and link still checked, but entries before it are not re-applied).
+    pub verify_from_genesis: bool,
 }
 
 impl ServerConfig {
     /// A configuration with the default limits: queue 1024 requests, groups of up to 20,000
-    /// commands, a snapshot every 1000 entries, 8 MiB bodies, 10,000 commands per batch.
+    /// commands, a snapshot every 1000 entries, 8 MiB bodies, 10,000 commands per batch, the
+    /// whole journal verified from genesis on start.
     #[must_use]
     pub fn new(
         db: impl Into<String>,
@@ -92,6 +97,7 @@ impl ServerConfig {
             max_body_bytes: 8 * 1024 * 1024,
             max_batch_commands: 10_000,
             commit_delay: Duration::ZERO,
+            verify_from_genesis: true,
         }
     }
 }
@@ -153,7 +159,13 @@ impl Prepared {
         // wait covers a killed predecessor whose lock the OS or PostgreSQL is still releasing.
         ledger.lock_writer(WRITER_LOCK_WAIT)?;
         ledger.initialize(&config.venue_toml)?;
-        let recovered = ledger.recover()?;
+        // The head record is checked either way: a journal that lost acknowledged entries or
+        // is another history than the one acknowledged refuses to start.
+        let recovered = if config.verify_from_genesis {
+            ledger.replay_from_genesis()?
+        } else {
+            ledger.recover()?
+        };
         let mut reader = Ledger::open(&config.db)?;
         let (keys, skipped) = KeyStore::new(&reader.api_keys()?);
         for hash in skipped {
@@ -198,7 +210,7 @@ impl RunningServer {
         self.recovered_seq
     }
 
-    /// Journal entries replayed after the latest snapshot at startup.
+    /// Journal entries re-applied at startup (from genesis, or after the snapshot started from).
     #[must_use]
     pub fn replayed(&self) -> u64 {
         self.replayed
@@ -305,7 +317,7 @@ pub struct Ready {
     pub addr: SocketAddr,
     /// Journal head recovered at startup.
     pub seq: u64,
-    /// Entries replayed after the latest snapshot.
+    /// Entries re-applied (from genesis, or after the snapshot started from).
     pub replayed: u64,
     /// Seq of the snapshot recovery started from, if any.
     pub snapshot_seq: Option<u64>,

@@ -16,84 +16,8 @@ use backstop_sim::scenario::parse;
 use std::path::Path;
 use std::time::Instant;
 
-const SCENARIO: &str = r#"
-[scenario]
-name = "bench"
-description = "1,000 paths × 720 steps × 10,000 accounts"
-
-[venue.inline]
-[[venue.inline.asset]]
-symbol = "USDC"
-decimals = 6
-[[venue.inline.asset]]
-symbol = "ETH"
-decimals = 18
-[[venue.inline.lending]]
-asset = "USDC"
-collateral_factor = "0.85"
-liquidation_threshold = "0.90"
-liquidation_bonus = "0.05"
-reserve_factor = "0.10"
-[venue.inline.lending.rate]
-slope1 = "0.04"
-kink = "0.90"
-slope2 = "0.60"
-[[venue.inline.lending]]
-asset = "ETH"
-collateral_factor = "0.80"
-liquidation_threshold = "0.825"
-liquidation_bonus = "0.05"
-[venue.inline.lending.rate]
-slope1 = "0.03"
-kink = "0.80"
-slope2 = "0.80"
-[[venue.inline.fund]]
-name = "insurance"
-asset = "USDC"
-[[venue.inline.staker_pool]]
-name = "backstop"
-asset = "USDC"
-cooldown_secs = 864000
-[[venue.inline.waterfall]]
-market = "USDC"
-layers = ["fund:insurance", "stakers:backstop", "socialize"]
-
-[run]
-steps = 720
-step_secs = 3600
-paths = 1000
-seed = 2024
-
-[[prices.asset]]
-asset = "ETH"
-source = "gbm"
-price = 2000.0
-volatility = 0.8
-
-[[population]]
-kind = "borrowers"
-count = ACCOUNTS
-collateral = "ETH"
-asset = "USDC"
-size = { dist = "lognormal", median = 20000.0, sigma = 1.2 }
-health = { dist = "uniform", min = 1.05, max = 2.0 }
-
-[keepers]
-count = 5
-capacity_per_step = 20
-
-[market]
-depth = [["ETH", 50000000.0]]
-impact_decay = 0.5
-
-[[funding]]
-layer = "fund:insurance"
-amount = 1000000
-
-[[funding]]
-layer = "stakers:backstop"
-amount = 5000000
-"#;
+/// The benchmark scenario (shared with `export_paths`); `ACCOUNTS` is replaced by the count.
+const SCENARIO: &str = include_str!("bench_paths.toml");
 
 fn main() {
     let arguments: Vec<String> = std::env::args().skip(1).collect();

@@ -815,6 +815,43 @@ pub fn run(scenario: &Scenario, options: &RunOptions<'_>) -> Result<RunResult, S
     })
 }
 
+/// One path's prices: per venue asset, per step.
+pub type PathPrices = Vec<Vec<f64>>;
+
+/// The prepared venue (population, keepers and funding in place, before any path) and the price
+/// path of each path in `paths` as the runner draws it (`prices[i][asset][step]`, per venue asset
+/// in venue order, 1 for an asset without a source, before price impact): what an outside model
+/// of the same scenario needs (`examples/export_paths.rs`).
+///
+/// # Errors
+/// As [`run`].
+pub fn prepared_inputs(
+    scenario: &Scenario,
+    options: &RunOptions<'_>,
+    paths: &[u32],
+) -> Result<(Engine, Vec<PathPrices>), SimError> {
+    let (_, seed) = check_run(scenario, options)?;
+    let prepared = prepare(scenario, load_venue(scenario)?, seed, options)?;
+    let prices = paths
+        .iter()
+        .map(|path| {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            rng.set_stream(u64::from(*path));
+            let generated = prepared.model.generate(&mut rng);
+            prepared
+                .path_index
+                .iter()
+                .map(|index| {
+                    (0..=scenario.run.steps)
+                        .map(|step| index.map_or(1.0, |index| generated.price(index, step)))
+                        .collect()
+                })
+                .collect()
+        })
+        .collect();
+    Ok((prepared.engine, prices))
+}
+
 /// The run's path count and seed, after checking the ranges `run` needs.
 pub(crate) fn check_run(
     scenario: &Scenario,
