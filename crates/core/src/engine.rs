@@ -15,6 +15,7 @@ use crate::liquidation_index::LiquidationIndex;
 use crate::oracle::PriceEntry;
 use crate::rejection::Rejection;
 use crate::state_hash::HashCache;
+use crate::store::{Derived, Store};
 use crate::venue::lending::LendingMarket;
 use crate::venue::perp::PerpMarket;
 use backstop_money::Amount;
@@ -159,7 +160,7 @@ impl Tables {
 }
 
 /// Everything the engine knows, apart from its configuration.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
     /// Current time in seconds.
     pub now: u64,
@@ -190,15 +191,31 @@ pub struct State {
 }
 
 /// The deterministic state machine of one venue: commands in, events out.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Engine {
     pub(crate) config: Arc<VenueConfig>,
     pub(crate) tables: Tables,
-    pub(crate) state: State,
+    /// The state behind the one write path (see `crate::store`).
+    pub(crate) state: Store,
     pub(crate) index: LiquidationIndex,
     pub(crate) hash_cache: HashCache,
     pub(crate) checks: InvariantChecks,
     pub(crate) halted: Option<crate::invariants::Violation>,
+}
+
+impl Clone for Engine {
+    /// A copy of the engine between commands (the undo log is empty then and is not copied).
+    fn clone(&self) -> Engine {
+        Engine {
+            config: Arc::clone(&self.config),
+            tables: self.tables.clone(),
+            state: self.state.copy(),
+            index: self.index.clone(),
+            hash_cache: self.hash_cache.clone(),
+            checks: self.checks,
+            halted: self.halted.clone(),
+        }
+    }
 }
 
 /// When [`Engine::apply`] checks the invariants.
@@ -274,7 +291,7 @@ impl Engine {
             index: LiquidationIndex::new(perp_count),
             tables: Tables::new(&config),
             config: Arc::new(config),
-            state,
+            state: Store::new(state),
             hash_cache: HashCache::default(),
             checks: InvariantChecks::default(),
             halted: None,
@@ -295,7 +312,12 @@ impl Engine {
         if let Some(violation) = &self.halted {
             return Err(Rejection::invariant_broken(violation));
         }
+        self.state.begin();
         let result = self.run_command(command);
+        match &result {
+            Ok(_) => self.state.commit(),
+            Err(_) => self.abort_command(),
+        }
         if self.checks == InvariantChecks::EveryCommand {
             self.verify_invariants()?;
         }
@@ -310,9 +332,40 @@ impl Engine {
         // so a layer never sees a half-applied command.
         self.settle_queued_waterfalls(&mut events)?;
         if self.config.governance.is_some() {
-            self.state.governance.sequence = self.state.governance.sequence.saturating_add(1);
+            self.state.set_sequence(self.state.governance.sequence.saturating_add(1));
         }
         Ok(events)
+    }
+
+    /// Undoes every write of the command in progress: the state, the liquidation index, the
+    /// hash cache and the configuration are exactly as before the command.
+    ///
+    /// `apply` calls this when the command is rejected; it is public (hidden) for the
+    /// fault-injection test, which stops a command in the middle with [`Engine::inject_fault`].
+    #[doc(hidden)]
+    pub fn abort_command(&mut self) {
+        let mut derived = Derived {
+            index: &mut self.index,
+            hash_cache: &mut self.hash_cache,
+            config: &mut self.config,
+            tables: &mut self.tables,
+        };
+        self.state.rollback(&mut derived);
+        self.state.commit();
+    }
+
+    /// Test hook: the `nth` recorded write from now (1 is the next) panics before it changes
+    /// anything; the caller catches the panic and calls [`Engine::abort_command`].
+    #[doc(hidden)]
+    pub fn inject_fault(&mut self, nth: usize) {
+        self.state.inject_fault(nth);
+    }
+
+    /// Test hook: how many writes the last command recorded.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn last_command_writes(&self) -> usize {
+        self.state.writes()
     }
 
     /// Checks the invariants now (callers with [`InvariantChecks::Deferred`] call this after
@@ -504,22 +557,20 @@ impl Engine {
             let (before, after) = (balance(self.state.accounts.get(&id)), balance(Some(&account)));
             self.governance_on_commit(id, before, after);
         }
-        let old = self.state.accounts.get(&id);
-        let totals = &mut self.state.totals;
-        if let Some(old) = old {
-            add_account_to_totals(totals, old, -1);
-        }
-        add_account_to_totals(totals, &account, 1);
-        let old_entry = old.map(|old| old.index_entry).unwrap_or_default();
-        let new_entry = self.index.entry_for(&self.tables, &account);
-        self.index.replace(id, old_entry, new_entry);
-        account.index_entry = new_entry;
-        self.index.update_holders(&mut self.state.perps, id, old, &account);
+        account.index_entry = self.index.entry_for(&self.tables, &account);
         debug_assert!(account.holdings.iter().all(|holding| !holding.balance.is_negative()));
         debug_assert!(account.holdings.iter().all(|holding| !holding.debt_shares.is_negative()));
         debug_assert!(account.holdings.iter().all(|holding| !holding.supply_shares.is_negative()));
+        self.state.put_account(id, account, &mut self.index);
         self.hash_cache.mark_dirty(id);
-        self.state.accounts.insert(id, account);
+    }
+
+    /// Puts a new configuration in force (governance) and rebuilds its tables; the one it
+    /// replaces is recorded so a rejected command restores it.
+    pub(crate) fn install_config(&mut self, venue: VenueConfig) {
+        self.state.record_config(&self.config, &self.tables);
+        self.tables = Tables::new(&venue);
+        self.config = Arc::new(venue);
     }
 
     /// The lending market of an asset, or [`Rejection::UnknownLendingMarket`].
@@ -534,7 +585,7 @@ impl Engine {
 
     /// Writes a lending market back.
     pub(crate) fn commit_lending(&mut self, asset: AssetId, market: LendingMarket) {
-        if let Some(slot) = self.state.lending.get_mut(asset.index()) {
+        if let Some(slot) = self.state.lending_mut(asset.index()) {
             *slot = Some(market);
         }
     }
@@ -584,7 +635,7 @@ mod tests {
         let mut engine = Engine::new(config).expect("the example venue validates");
         let open = Command::OpenAccount { account: AccountId(1), kind: AccountKind::Regular };
         assert!(engine.apply(&open).is_ok());
-        engine.state.fees[0] = Amount::from_raw(1);
+        engine.state.unrecorded().fees[0] = Amount::from_raw(1);
         engine
     }
 

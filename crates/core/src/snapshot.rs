@@ -152,7 +152,7 @@ impl Engine {
         let engine = Engine {
             config: Arc::new(config),
             tables,
-            state,
+            state: crate::store::Store::new(state),
             index,
             hash_cache,
             checks: crate::engine::InvariantChecks::default(),

@@ -158,10 +158,10 @@ impl Engine {
             });
         }
         market.cash = cash;
-        for (state, balance) in self.state.net.funds.iter_mut().zip(funds) {
+        for (state, balance) in self.state.net_mut().funds.iter_mut().zip(funds) {
             state.balance = balance;
         }
-        self.state.net.facilities = facilities;
+        self.state.net_mut().facilities = facilities;
         Ok(events)
     }
 
@@ -211,10 +211,10 @@ impl Engine {
             return Ok(());
         }
         self.commit_lending(asset, market);
-        for (state, balance) in self.state.net.funds.iter_mut().zip(funds) {
+        for (state, balance) in self.state.net_mut().funds.iter_mut().zip(funds) {
             state.balance = balance;
         }
-        self.state.net.facilities = facilities;
+        self.state.net_mut().facilities = facilities;
         events.append(&mut repaid);
         Ok(())
     }
@@ -280,7 +280,7 @@ impl Engine {
                 loan_after: facility.loan,
             });
         }
-        self.state.net.facilities = facilities;
+        self.state.net_mut().facilities = facilities;
         events.append(&mut written);
         Ok(())
     }
@@ -356,7 +356,7 @@ impl Engine {
         writes: Vec<(usize, crate::backstop::net::FacilityState)>,
     ) {
         for (index, state) in writes {
-            if let Some(slot) = self.state.net.facilities.get_mut(index) {
+            if let Some(slot) = self.state.net_mut().facilities.get_mut(index) {
                 *slot = state;
             }
         }
