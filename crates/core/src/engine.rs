@@ -1,9 +1,9 @@
-//! The engine: state, the `apply` entry point, and the commit step every handler ends with.
+//! The engine: state, the `apply` entry point, and the commit step handlers write accounts with.
 //!
-//! Handlers (in the domain modules) work on copies of the accounts and markets they touch and
-//! return without writing anything when they reject; only `Engine::commit_account` and the
-//! market write-backs change the state, at the very end of a handler. That is how "a rejected
-//! command changes nothing" holds without cloning the whole state.
+//! Every write to the state goes through the recording accessors of `crate::store` (the state
+//! field is private to that module): `apply` opens a transaction around the whole command and,
+//! when the command is rejected at any point, undoes every write in reverse. That is how "a
+//! rejected command changes nothing" holds by construction, without cloning the state.
 
 use crate::account::Account;
 use crate::command::Command;
@@ -301,8 +301,9 @@ impl Engine {
     /// Applies one command: returns its events and changes the state, or returns why it was
     /// rejected and changes nothing.
     ///
-    /// The command runs in one place ([`Engine::run_command`]); whatever it returns, the
-    /// invariant check runs after it (every command, unless [`InvariantChecks::Deferred`]).
+    /// The command runs in one place ([`Engine::run_command`]) inside a transaction: when it is
+    /// rejected, every write it made is undone ([`Engine::abort_command`]). Whatever it returns,
+    /// the invariant check runs after it (every command, unless [`InvariantChecks::Deferred`]).
     /// A broken invariant halts the engine: this and every later command is refused with
     /// [`Rejection::InvariantBroken`] (code 130), in release builds as in debug builds.
     ///
