@@ -325,10 +325,13 @@ impl Engine {
         result
     }
 
-    /// Dispatch, then the waterfalls of deficits the command recorded, then the governance
-    /// sequence. The only caller is [`Engine::apply`], which checks the invariants after it.
+    /// Dispatch, then the facility phase (cash that reached a lending market repays its
+    /// emergency loans), then the waterfalls of deficits the command recorded, then the
+    /// governance sequence. The only caller is [`Engine::apply`], which opens the transaction
+    /// and checks the invariants after it.
     fn run_command(&mut self, command: &Command) -> Result<Vec<Event>, Rejection> {
         let mut events = self.dispatch(command)?;
+        self.repay_facilities(&mut events)?;
         // Deficits recorded by the command walk their markets' waterfalls once it has committed,
         // so a layer never sees a half-applied command.
         self.settle_queued_waterfalls(&mut events)?;

@@ -219,7 +219,6 @@ impl Engine {
         self.set_fees(order.collateral, fees);
         if let Some((asset, market)) = repaid_market {
             self.commit_lending(asset, market);
-            self.repay_facility_from_cash(asset, &mut events)?;
         }
         self.commit_account(keeper_id, keeper);
         self.record_deficits_if_bankrupt(id, &mut account, &mut events)?;
@@ -723,7 +722,6 @@ impl Engine {
         }
         self.set_fees(auction.debt, fees);
         self.commit_lending(auction.debt, market);
-        self.repay_facility_from_cash(auction.debt, &mut events)?;
         self.commit_account(keeper_id, keeper);
         match account {
             Some(mut account) => {

@@ -343,9 +343,6 @@ impl Engine {
         let external = self.external_after(asset, amount)?;
         self.set_external(asset, external);
         events.insert(0, Event::Recovered { market, amount });
-        if let MarketRef::Lending(lending_asset) = market {
-            self.repay_facility_from_cash(lending_asset, &mut events)?;
-        }
         Ok(events)
     }
 

@@ -213,7 +213,7 @@ impl Engine {
             *slot = minted_total;
         }
         self.state.net_mut().recap_period = (period_start, minted_after);
-        let mut events = vec![
+        Ok(vec![
             Event::RecapFilled { auction, account, market: state.market, bid: state.bid, lot },
             Event::LayerPaid {
                 market: state.market,
@@ -221,11 +221,6 @@ impl Engine {
                 amount: state.bid,
                 remaining: self.deficit_of(state.market),
             },
-        ];
-        // Cash that reaches a lending market repays an emergency loan first.
-        if let crate::ids::MarketRef::Lending(asset) = state.market {
-            self.repay_facility_from_cash(asset, &mut events)?;
-        }
-        Ok(events)
+        ])
     }
 }
