@@ -724,3 +724,52 @@ pub fn locate_field(text: &str, field: &str) -> Option<usize> {
     }
     None
 }
+
+/// The configuration in force and its digest: the state hash covers the digest, so a change of
+/// configuration by governance moves the hash, and a snapshot whose configuration was edited
+/// rebuilds to a different hash.
+#[derive(Debug, Clone)]
+pub(crate) struct ConfigInForce {
+    config: std::sync::Arc<VenueConfig>,
+    digest: [u8; 32],
+}
+
+impl ConfigInForce {
+    /// A validated configuration and its digest.
+    pub(crate) fn new(config: VenueConfig) -> ConfigInForce {
+        let digest = config.digest();
+        ConfigInForce { config: std::sync::Arc::new(config), digest }
+    }
+
+    /// Puts `config` in force (the only way to change it), recomputing the digest.
+    pub(crate) fn replace(&mut self, config: VenueConfig) {
+        *self = ConfigInForce::new(config);
+    }
+
+    /// SHA-256 of the configuration's canonical rendering ([`VenueConfig::digest`]).
+    pub(crate) fn digest(&self) -> &[u8; 32] {
+        &self.digest
+    }
+}
+
+impl core::ops::Deref for ConfigInForce {
+    type Target = VenueConfig;
+
+    fn deref(&self) -> &VenueConfig {
+        &self.config
+    }
+}
+
+impl VenueConfig {
+    /// SHA-256 of the configuration rendered as TOML (fields in declaration order), under the
+    /// domain tag `backstop-config-v1`; pinned in a test, so a change of rendering shows.
+    #[must_use]
+    pub fn digest(&self) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let text = toml::to_string(self).expect("a venue configuration renders as TOML");
+        let mut hasher = Sha256::new();
+        hasher.update(b"backstop-config-v1");
+        hasher.update(text.as_bytes());
+        hasher.finalize().into()
+    }
+}

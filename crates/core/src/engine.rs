@@ -21,7 +21,6 @@ use crate::venue::perp::PerpMarket;
 use backstop_money::Amount;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 /// Running sums kept up to date at every commit, so invariants can be checked in O(markets).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -193,7 +192,7 @@ pub struct State {
 /// The deterministic state machine of one venue: commands in, events out.
 #[derive(Debug)]
 pub struct Engine {
-    pub(crate) config: Arc<VenueConfig>,
+    pub(crate) config: crate::config::ConfigInForce,
     pub(crate) tables: Tables,
     /// The state behind the one write path (see `crate::store`).
     pub(crate) state: Store,
@@ -207,7 +206,7 @@ impl Clone for Engine {
     /// A copy of the engine between commands (the undo log is empty then and is not copied).
     fn clone(&self) -> Engine {
         Engine {
-            config: Arc::clone(&self.config),
+            config: self.config.clone(),
             tables: self.tables.clone(),
             state: self.state.copy(),
             index: self.index.clone(),
@@ -290,7 +289,7 @@ impl Engine {
         Ok(Engine {
             index: LiquidationIndex::new(perp_count),
             tables: Tables::new(&config),
-            config: Arc::new(config),
+            config: crate::config::ConfigInForce::new(config),
             state: Store::new(state),
             hash_cache: HashCache::default(),
             checks: InvariantChecks::default(),
@@ -574,7 +573,7 @@ impl Engine {
     pub(crate) fn install_config(&mut self, venue: VenueConfig) {
         self.state.record_config(&self.config, &self.tables);
         self.tables = Tables::new(&venue);
-        self.config = Arc::new(venue);
+        self.config.replace(venue);
     }
 
     /// The lending market of an asset, or [`Rejection::UnknownLendingMarket`].

@@ -14,10 +14,9 @@ use crate::invariants::Violation;
 use crate::liquidation_index::{IndexEntry, LiquidationIndex};
 use crate::state_hash::HashCache;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 
 /// Version of the snapshot layout written by [`Engine::snapshot`].
-pub const SNAPSHOT_FORMAT: u32 = 1;
+pub const SNAPSHOT_FORMAT: u32 = 2;
 
 /// Everything needed to rebuild an engine: its configuration (governance may have changed it) and state.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -29,6 +28,11 @@ pub struct EngineSnapshot {
     pub config: VenueConfig,
     /// The engine state.
     pub state: State,
+    /// Hex state hash of the engine the snapshot was taken from (configuration digest included);
+    /// `from_snapshot` refuses a snapshot that rebuilds to another hash. `None` only for a copy
+    /// edited on purpose (a what-if on a changed price), which no record vouches for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_hash: Option<String>,
 }
 
 /// Why a snapshot cannot be turned back into an engine.
@@ -61,6 +65,14 @@ pub enum SnapshotError {
     },
     /// The rebuilt engine breaks an invariant (docs/INVARIANTS.md).
     Invariant(Violation),
+    /// The rebuilt engine's state hash differs from the one recorded in the snapshot: its
+    /// configuration or state was edited after it was taken.
+    StateHash {
+        /// Hash recorded in the snapshot.
+        recorded: String,
+        /// Hash of the engine rebuilt from it.
+        rebuilt: String,
+    },
 }
 
 impl core::fmt::Display for SnapshotError {
@@ -82,6 +94,11 @@ impl core::fmt::Display for SnapshotError {
             SnapshotError::Invariant(violation) => {
                 write!(f, "snapshot state breaks invariant {violation}")
             }
+            SnapshotError::StateHash { recorded, rebuilt } => write!(
+                f,
+                "snapshot rebuilds to state hash {rebuilt}, not the {recorded} recorded in it: \
+                 its configuration or state was edited"
+            ),
         }
     }
 }
@@ -103,6 +120,7 @@ impl Engine {
             format: SNAPSHOT_FORMAT,
             config: (*self.config).clone(),
             state: self.state.clone(),
+            state_hash: Some(crate::state_hash::to_hex(&self.state_hash_from_scratch())),
         }
     }
 
@@ -115,7 +133,7 @@ impl Engine {
     /// # Errors
     /// A [`SnapshotError`] naming the first problem found.
     pub fn from_snapshot(snapshot: EngineSnapshot) -> Result<Engine, SnapshotError> {
-        let EngineSnapshot { format, config, mut state } = snapshot;
+        let EngineSnapshot { format, config, mut state, state_hash } = snapshot;
         if format != SNAPSHOT_FORMAT {
             return Err(SnapshotError::UnsupportedFormat {
                 found: format,
@@ -150,7 +168,7 @@ impl Engine {
             hash_cache.mark_dirty(*id);
         }
         let engine = Engine {
-            config: Arc::new(config),
+            config: crate::config::ConfigInForce::new(config),
             tables,
             state: crate::store::Store::new(state),
             index,
@@ -160,6 +178,12 @@ impl Engine {
         };
         engine.audit().map_err(SnapshotError::Invariant)?;
         engine.check_invariants().map_err(SnapshotError::Invariant)?;
+        if let Some(recorded) = state_hash {
+            let rebuilt = crate::state_hash::to_hex(&engine.state_hash_from_scratch());
+            if rebuilt != recorded {
+                return Err(SnapshotError::StateHash { recorded, rebuilt });
+            }
+        }
         Ok(engine)
     }
 }

@@ -3,7 +3,8 @@
 //! Accounts are hashed one by one and their digests summed modulo 2^256 (an additive multiset
 //! hash), so after a command only the accounts it touched are re-hashed; everything else (time,
 //! prices, markets, fees, auctions) is small and hashed in full. The encoding is fixed-width
-//! little-endian in a fixed field order, versioned by the domain tag `backstop-state-v1`.
+//! little-endian in a fixed field order, versioned by the domain tag `backstop-state-v2` (v2: the digest of the configuration in force
+//! comes first, so governance changes and edited snapshot configurations move the hash).
 
 use crate::account::Account;
 use crate::backstop::net::SafetyNet;
@@ -45,7 +46,7 @@ impl Engine {
                 self.hash_cache.digests.insert(id, digest);
             }
         }
-        global_digest(&self.state, self.hash_cache.sum)
+        global_digest(&self.state, self.config.digest(), self.hash_cache.sum)
     }
 
     /// The hash of the current state computed from scratch, without the cache (for audits).
@@ -56,7 +57,7 @@ impl Engine {
             .accounts
             .iter()
             .fold([0; 4], |sum, (id, account)| add_256(sum, account_digest(*id, account)));
-        global_digest(&self.state, sum)
+        global_digest(&self.state, self.config.digest(), sum)
     }
 }
 
@@ -86,10 +87,12 @@ fn account_digest(id: AccountId, account: &Account) -> [u64; 4] {
     limbs
 }
 
-/// Digest of everything but the accounts, plus the accounts' digest sum.
-fn global_digest(state: &State, account_sum: [u64; 4]) -> StateHash {
+/// Digest of the configuration in force and everything but the accounts, plus the accounts'
+/// digest sum.
+fn global_digest(state: &State, config: &[u8; 32], account_sum: [u64; 4]) -> StateHash {
     let mut hasher = Sha256::new();
-    hasher.update(b"backstop-state-v1");
+    hasher.update(b"backstop-state-v2");
+    hasher.update(config);
     hasher.update(state.now.to_le_bytes());
     for entry in &state.prices {
         hasher.update(entry.price.raw().to_le_bytes());

@@ -14,7 +14,7 @@
 use crate::account::Account;
 use crate::backstop::net::SafetyNet;
 use crate::claims::ClaimsState;
-use crate::config::VenueConfig;
+use crate::config::ConfigInForce;
 use crate::engine::{State, Tables, add_account_to_totals};
 use crate::governance::GovernanceState;
 use crate::ids::{AccountId, AuctionId};
@@ -25,7 +25,6 @@ use crate::state_hash::HashCache;
 use crate::venue::lending::LendingMarket;
 use crate::venue::perp::PerpMarket;
 use backstop_money::Amount;
-use std::sync::Arc;
 
 /// What one recorded write overwrote, enough to put it back.
 #[derive(Debug)]
@@ -57,7 +56,7 @@ enum Undo {
     /// The governance command sequence before.
     Sequence(u64),
     /// The configuration in force and its tables before governance replaced them.
-    Config(Arc<VenueConfig>, Box<Tables>),
+    Config(Box<ConfigInForce>, Box<Tables>),
 }
 
 /// Which large components were already copied into the log in this transaction.
@@ -172,7 +171,7 @@ impl Store {
             Undo::Governance(governance) => state.governance = *governance,
             Undo::Sequence(sequence) => state.governance.sequence = sequence,
             Undo::Config(config, tables) => {
-                *derived.config = config;
+                *derived.config = *config;
                 *derived.tables = *tables;
             }
         }
@@ -304,8 +303,8 @@ impl Store {
     }
 
     /// Notes that governance is about to replace the configuration in force and its tables.
-    pub(crate) fn record_config(&mut self, config: &Arc<VenueConfig>, tables: &Tables) {
-        self.record(Undo::Config(Arc::clone(config), Box::new(tables.clone())));
+    pub(crate) fn record_config(&mut self, config: &ConfigInForce, tables: &Tables) {
+        self.record(Undo::Config(Box::new(config.clone()), Box::new(tables.clone())));
     }
 
     /// The whole state to change without recording: only for tests that corrupt a state.
@@ -333,7 +332,7 @@ pub(crate) struct Derived<'a> {
     /// The per-account hash cache.
     pub(crate) hash_cache: &'a mut HashCache,
     /// The configuration in force.
-    pub(crate) config: &'a mut Arc<VenueConfig>,
+    pub(crate) config: &'a mut ConfigInForce,
     /// Its tables.
     pub(crate) tables: &'a mut Tables,
 }

@@ -346,7 +346,8 @@ fn a_hand_built_scenario_survives_a_json_round_trip() {
     let (json, mut restored) = through_json(&original);
     // MarketRef-keyed maps are written as lists of pairs (JSON keys must be strings).
     assert!(json.contains(r#""recognized":[[{"lending":0},"#), "{json}");
-    assert_eq!(json.find(r#""format":1"#), Some(1), "format comes first");
+    assert_eq!(json.find(r#""format":2"#), Some(1), "format comes first");
+    assert!(json.contains(r#""state_hash":""#), "the hash it was taken at is recorded");
     assert_same(&mut original, &mut restored);
     let future = commands(&original, CONTINUATION);
     assert_same_future(&mut original, &mut restored, &future);
@@ -355,6 +356,13 @@ fn a_hand_built_scenario_survives_a_json_round_trip() {
     let bonus = restored.config().lending[1].liquidation_bonus;
     assert_eq!(bonus, "0.08".parse().expect("ratio"), "governance changed the bonus");
     assert!(restored.state().claims.claims[&1].granted.is_positive(), "claim paid");
+    // The hash covers the configuration governance put in force: the same state under another
+    // bonus hashes differently.
+    let mut before_vote = restored.snapshot();
+    before_vote.config.lending[1].liquidation_bonus = "0.07".parse().expect("ratio");
+    before_vote.state_hash = None;
+    let before_vote = Engine::from_snapshot(before_vote).expect("the old bonus still validates");
+    assert_ne!(before_vote.state_hash_from_scratch(), restored.state_hash_from_scratch());
     let (_, mut again) = through_json(&restored);
     assert_eq!(again.config().lending[1].liquidation_bonus, bonus);
     assert_same(&mut restored, &mut again);
@@ -627,7 +635,10 @@ fn a_staker_reward_index_ahead_of_its_pool_is_inconsistent() {
 #[test]
 fn another_format_is_refused() {
     let error = refused(|snapshot| snapshot.format = SNAPSHOT_FORMAT + 1);
-    assert_eq!(error, SnapshotError::UnsupportedFormat { found: 2, expected: 1 });
+    assert_eq!(error, SnapshotError::UnsupportedFormat { found: 3, expected: 2 });
+    // Format 1 hashed without the configuration digest: its hashes cannot be checked, refused.
+    let error = refused(|snapshot| snapshot.format = 1);
+    assert_eq!(error, SnapshotError::UnsupportedFormat { found: 1, expected: 2 });
 }
 
 #[test]
@@ -640,7 +651,7 @@ fn json_with_a_duplicate_map_key_or_an_unknown_field_does_not_parse() {
     let doubled = json.replacen(pair, &format!("{pair},{pair}"), 1);
     let error = serde_json::from_str::<EngineSnapshot>(&doubled).expect_err("duplicate refused");
     assert!(error.to_string().contains("duplicate key"), "{error}");
-    let extra = json.replacen(r#"{"format":1,"#, r#"{"format":1,"extra":true,"#, 1);
+    let extra = json.replacen(r#"{"format":2,"#, r#"{"format":2,"extra":true,"#, 1);
     let error = serde_json::from_str::<EngineSnapshot>(&extra).expect_err("unknown field refused");
     assert!(error.to_string().contains("unknown field"), "{error}");
 }
@@ -698,8 +709,12 @@ fn a_snapshot_after_any_prefix_of_a_random_sequence_continues_identically() {
 /// refused with a typed error, or rebuilds an engine that passes the audit and then applies the
 /// scenario's continuation (debug builds check the invariants after every command) with the
 /// audit still passing: never a panic. Each case checks one leaf with every replacement value.
+/// The recorded hash is dropped so edits are not all refused at once; instead every accepted edit
+/// that changes the snapshot (after parsing) must move the state hash: the hash covers every
+/// field that is written down.
 #[test]
 fn a_snapshot_with_any_leaf_changed_is_refused_or_keeps_its_invariants() {
+    let mut counts = Vec::new();
     for (venue, script, continuation) in [
         (VENUE, SCENARIO, CONTINUATION),
         (STABILITY_VENUE, STABILITY_SCENARIO, STABILITY_CONTINUATION),
@@ -707,7 +722,11 @@ fn a_snapshot_with_any_leaf_changed_is_refused_or_keeps_its_invariants() {
         let mut engine = engine(venue);
         play(&mut engine, script);
         let future = commands(&engine, continuation);
-        let base = serde_json::to_value(engine.snapshot()).expect("fits serde_json::Value");
+        let hash = engine.state_hash_from_scratch();
+        let mut snapshot = engine.snapshot();
+        snapshot.state_hash = None;
+        let base = serde_json::to_value(snapshot).expect("fits serde_json::Value");
+        let (mut moved, mut same) = (0, 0);
         let leaves = {
             let mut count = usize::MAX;
             replace_leaf(&mut base.clone(), &mut count, &serde_json::Value::Null);
@@ -726,6 +745,18 @@ fn a_snapshot_with_any_leaf_changed_is_refused_or_keeps_its_invariants() {
                     continue;
                 };
                 accepted += 1;
+                let mut again = rebuilt.snapshot();
+                again.state_hash = None;
+                if serde_json::to_value(again).expect("fits") == base {
+                    same += 1;
+                } else {
+                    moved += 1;
+                    assert_ne!(
+                        rebuilt.state_hash_from_scratch(),
+                        hash,
+                        "leaf {pick} set to {value} changed the snapshot but not the state hash"
+                    );
+                }
                 for command in &future {
                     let _ = rebuilt.apply(command);
                     if let Err(violation) = rebuilt.audit() {
@@ -737,7 +768,11 @@ fn a_snapshot_with_any_leaf_changed_is_refused_or_keeps_its_invariants() {
         // The sweep did reach every stage: parse failures, refusals and acceptances.
         assert!(parsed < leaves * replacement_values().len(), "every change parsed");
         assert!(refused > 50 && accepted > 50, "refused {refused}, accepted {accepted}");
+        counts.push((parsed, refused, accepted, moved, same));
     }
+    // (parsed, refused, accepted, accepted edits that moved the hash, accepted no-op edits) per
+    // venue: deterministic, pinned; every accepted edit that changed the snapshot moved the hash.
+    assert_eq!(counts, vec![(2390, 1554, 836, 502, 334), (963, 637, 326, 169, 157)]);
 }
 
 /// Values a leaf is replaced with: numbers and decimal strings at the edges, and wrong types.
@@ -759,16 +794,57 @@ fn replacement_values() -> Vec<serde_json::Value> {
     ]
 }
 
-/// The snapshot's configuration is not bound to its state: a configuration edited by hand that
-/// still validates and fits the state (here the oracle's staleness limit, 1,000,000 s lowered by
-/// one second) is taken as the one in force. Refusing it needs a digest of the configuration in
-/// force (updated by governance when it changes the configuration) stored with the snapshot or
-/// covered by the state hash; the engine has none today, so this test fails and is ignored.
+/// A configuration edited by hand that still validates and fits the state (the oracle's staleness
+/// limit, 1,000,000 s lowered by one second) changes the configuration digest the state hash
+/// covers, so the snapshot no longer rebuilds to the hash recorded in it.
 #[test]
-#[ignore = "known gap: Engine::from_snapshot accepts an edited configuration that validates and fits the state (no configuration digest); see docs/INVARIANTS.md"]
-fn known_gap_a_snapshot_whose_configuration_was_edited_is_refused() {
+fn a_snapshot_whose_configuration_was_edited_is_refused() {
     let untouched = scenario().snapshot();
     assert_eq!(untouched.config.oracle.max_staleness_secs, 1_000_000);
-    let outcome = rebuilt_after(|snapshot| snapshot.config.oracle.max_staleness_secs = 999_999);
-    assert!(outcome.is_err(), "a snapshot whose configuration was edited was accepted");
+    let error = refused(|snapshot| snapshot.config.oracle.max_staleness_secs = 999_999);
+    let SnapshotError::StateHash { recorded, rebuilt } = error else {
+        panic!("expected a state-hash refusal, got {error:?}")
+    };
+    assert_eq!(Some(recorded), untouched.state_hash);
+    assert_ne!(Some(rebuilt), untouched.state_hash);
+}
+
+#[test]
+fn a_snapshot_whose_state_was_edited_within_the_rules_is_refused() {
+    // One second later is a valid state, but not the one the snapshot recorded.
+    let error = refused(|snapshot| snapshot.state.now += 1);
+    assert!(matches!(error, SnapshotError::StateHash { .. }), "{error:?}");
+}
+
+#[test]
+fn an_edited_copy_without_a_recorded_hash_is_rebuilt() {
+    let mut snapshot = scenario().snapshot();
+    snapshot.state_hash = None;
+    snapshot.state.now += 1;
+    assert!(Engine::from_snapshot(snapshot).is_ok());
+}
+
+// ----- golden hashes -----
+
+/// The configuration digest and the state hash of a fresh `examples/venue.toml` engine, pinned:
+/// a change of the TOML rendering, the digest's domain tag or the state hash's encoding shows here.
+#[test]
+fn golden_configuration_digest_and_fresh_state_hash() {
+    let config = VenueConfig::from_toml_str(include_str!("../../../examples/venue.toml"))
+        .expect("the example venue parses");
+    assert_eq!(
+        backstop_core::state_hash::to_hex(&config.digest()),
+        "23f530d1f7641f885cb32722b6b729aa13b09623668b9a5c56e932c519dffa56"
+    );
+    let mut engine = Engine::new(config.clone()).expect("valid venue");
+    assert_eq!(
+        backstop_core::state_hash::to_hex(&engine.state_hash()),
+        "ef6ccbcaad2dce667bd3e7c4be2728456a708a0d6d706459b34ba2d8a45f477b"
+    );
+    // One parameter changed: another digest, another hash of the same (empty) state.
+    let mut other = config;
+    other.oracle.max_staleness_secs -= 1;
+    assert_ne!(other.digest(), engine.config().digest());
+    let mut changed = Engine::new(other).expect("still valid");
+    assert_ne!(changed.state_hash(), engine.state_hash());
 }

@@ -467,9 +467,9 @@ fn a_corrupt_snapshot_is_refused(db: &Db) {
     let engines = engines_at_each_seq(&batches);
     db.open().write_snapshot(4, &engines[4]).expect("snapshot");
     let changed = db
-        .exec("UPDATE snapshots SET snapshot = replace(snapshot, '\"format\":1', '\"format\":2')");
+        .exec("UPDATE snapshots SET snapshot = replace(snapshot, '\"format\":2', '\"format\":3')");
     assert_eq!(changed, 1);
-    assert_ne!(db.query_text("SELECT snapshot FROM snapshots").find("\"format\":2"), None);
+    assert_ne!(db.query_text("SELECT snapshot FROM snapshots").find("\"format\":3"), None);
     for error in [recover_err(db), replay_err(db)] {
         match error {
             LedgerError::Snapshot { seq: 4, what } => assert!(what.contains("format"), "{what}"),
