@@ -73,6 +73,8 @@ pub struct Tables {
     pub perp_maintenance: Vec<backstop_money::Ratio>,
     /// Asset of each fund, offset, staker pool and stability pool, in config order.
     pub layer_assets: LayerAssets,
+    /// Per emergency liquidity facility: the lending market's asset.
+    pub facility_assets: Vec<Option<AssetId>>,
     /// Per market: its waterfall's layers as written and parsed.
     pub waterfalls:
         BTreeMap<crate::ids::MarketRef, Vec<(String, crate::backstop::layers::LayerRef)>>,
@@ -93,6 +95,11 @@ impl Tables {
             perp_assets: Vec::with_capacity(config.perps.len()),
             perp_maintenance: Vec::with_capacity(config.perps.len()),
             waterfalls: BTreeMap::new(),
+            facility_assets: config
+                .liquidity
+                .iter()
+                .map(|facility| config.asset_id(&facility.market))
+                .collect(),
             layer_assets: LayerAssets {
                 funds: config
                     .funds
@@ -311,6 +318,10 @@ impl Engine {
     pub fn apply(&mut self, command: &Command) -> Result<Vec<Event>, Rejection> {
         if let Some(violation) = &self.halted {
             return Err(Rejection::invariant_broken(violation));
+        }
+        if self.state.is_open() {
+            // A command panicked half-way and the caller went on: undo it first.
+            self.abort_command();
         }
         self.state.begin();
         let result = self.run_command(command);

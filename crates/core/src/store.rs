@@ -111,12 +111,17 @@ impl Store {
         self.log.push(undo);
     }
 
-    /// Opens the transaction of one command.
+    /// Opens the transaction of one command (the previous one is closed: see `is_open`).
     pub(crate) fn begin(&mut self) {
-        debug_assert!(self.log.is_empty(), "the previous transaction was closed");
         self.log.clear();
         self.touched = Touched::default();
         self.writes = 0;
+    }
+
+    /// Whether writes of an unfinished transaction are still logged: a command panicked and its
+    /// caller caught the panic without calling `Engine::abort_command`.
+    pub(crate) fn is_open(&self) -> bool {
+        !self.log.is_empty()
     }
 
     /// Forgets the log: the transaction's writes stay (the log keeps its allocation).

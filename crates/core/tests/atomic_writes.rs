@@ -4,9 +4,9 @@
 //! nothing had happened. Figures are in docs/INVARIANTS.md ("One write path").
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use backstop_core::{Command, Engine, Event, Rejection};
+use backstop_core::{AccountId, Command, Engine, Event, Rejection};
 use backstop_testkit::Checks;
-use backstop_testkit::full_net::{Dice, Driver, KINDS, pick_kind};
+use backstop_testkit::full_net::{self, Dice, Driver, KINDS, pick_kind};
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -130,4 +130,26 @@ fn a_command_stopped_at_any_write_changes_nothing() {
     }
     // Deterministic at this seed (docs/INVARIANTS.md, "Fault injection").
     assert_eq!(total, WRITES_FAILED, "writes failed");
+}
+
+#[test]
+fn a_command_that_panicked_half_way_is_undone_by_the_next_apply() {
+    quiet_injected_faults();
+    let mut driver = Driver::new(Checks::NONE);
+    let command = Command::Supply {
+        account: AccountId(4),
+        asset: full_net::USDC,
+        amount: full_net::amount(100, 0),
+    };
+    let mut untouched = driver.engine.clone();
+    let outcome = untouched.apply(&command);
+    assert!(outcome.is_ok(), "{command:?}: {outcome:?}");
+    assert!(untouched.last_command_writes() >= 2, "supply writes its market and its account");
+    // Stop the supply after its first write; the caller goes on without `abort_command`.
+    let engine = &mut driver.engine;
+    engine.inject_fault(2);
+    assert!(catch_unwind(AssertUnwindSafe(|| engine.apply(&command))).is_err());
+    assert_eq!(engine.apply(&command), outcome);
+    assert!(engine.state() == untouched.state());
+    assert_eq!(fingerprint(engine), fingerprint(&mut untouched));
 }

@@ -193,10 +193,9 @@ impl Engine {
         Ok(())
     }
 
-    /// The lending asset facility `index` lends to.
+    /// The lending asset facility `index` lends to (from the tables: no name lookup).
     fn facility_asset(&self, index: usize) -> Option<AssetId> {
-        let facility = self.config.liquidity.get(index)?;
-        self.config.asset_id(&facility.market)
+        self.tables.facility_assets.get(index).copied().flatten()
     }
 
     /// Repays the facilities of the lending market of `asset` from its cash, in config order,
