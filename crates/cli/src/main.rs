@@ -2,19 +2,23 @@
 //!
 //! Subcommands: `exec` runs a command script against a venue (see `docs/script-format.md`);
 //! `simulate` runs a stress scenario through the engine and reports what each layer paid;
-//! `size` searches the smallest layer size meeting a loss-probability target; `serve` runs the
-//! engine as an HTTP service over a durable journal, `replay` verifies a journal and `keys`
-//! manages the service's API keys (docs/api.md).
+//! `size` searches the smallest layer size meeting a loss-probability target; `compare` runs
+//! one scenario through several backstop designs; `merge` combines sharded runs; `serve` runs the
+//! engine as an HTTP service over a durable journal, `replay` verifies a journal, `keys`
+//! manages the service's API keys (docs/api.md) and `stress` runs a what-if on a journal's state.
 //! Exit codes: 0 success, 1 internal error, 2 bad input (arguments, files, config, script,
 //! scenario), 3 a command was rejected under `--fail-on-rejection`.
 
+mod compare;
 mod exec;
 mod json;
 mod keys;
+mod merge;
 mod replay;
 mod serve;
 mod simulate;
 mod size;
+mod stress;
 
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -38,6 +42,9 @@ enum CliCommand {
     /// Finds the smallest size of a layer keeping the probability of a loss beyond it under a
     /// target; prints the curve it searched and the chosen size.
     Size(size::SizeArgs),
+    /// Runs one scenario's exposure and price paths through several backstop designs; prints
+    /// who paid per design and with --out writes compare.json, compare.html and charts.
+    Compare(compare::CompareArgs),
     /// Serves the engine over HTTP with a durable journal (SQLite file or PostgreSQL); prints
     /// `listening on http://ADDR` once ready and runs until SIGINT or SIGTERM.
     Serve(serve::ServeArgs),
@@ -45,6 +52,12 @@ enum CliCommand {
     Replay(replay::ReplayArgs),
     /// Adds, lists or revokes the service's API keys.
     Keys(keys::KeysArgs),
+    /// Combines the partial results of `simulate --shard K/N` runs into the reports of the
+    /// unsharded run (docs/scale-out.md).
+    Merge(merge::MergeArgs),
+    /// Runs a what-if shock (price moves, exploits, keeper capacity) on the state a journal
+    /// holds, read only; prints what each layer would pay, the deficit and what stays uncovered.
+    Stress(stress::StressArgs),
 }
 
 fn main() -> ExitCode {
@@ -61,9 +74,12 @@ fn run(cli: Cli) -> ExitCode {
         CliCommand::Exec(args) => exec::run(args, &mut out, &mut err),
         CliCommand::Simulate(args) => simulate::run(args, &mut out, &mut err),
         CliCommand::Size(args) => size::run(args, &mut out, &mut err),
+        CliCommand::Compare(args) => compare::run(args, &mut out, &mut err),
         CliCommand::Serve(args) => serve::run(args, &mut out, &mut err),
         CliCommand::Replay(args) => replay::run(args, &mut out, &mut err),
         CliCommand::Keys(args) => keys::run(args, &mut out, &mut err),
+        CliCommand::Merge(args) => merge::run(args, &mut out, &mut err),
+        CliCommand::Stress(args) => stress::run(args, &mut out, &mut err),
     };
     let result = result.and_then(|code| out.flush().map(|()| code).map_err(anyhow::Error::from));
     match result {

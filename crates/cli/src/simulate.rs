@@ -32,6 +32,11 @@ pub(crate) struct SimulateArgs {
     /// scenario's first csv or waypoints price source.
     #[arg(long, value_name = "FILE")]
     pub(crate) prices: Option<PathBuf>,
+    /// Run only shard K of N (1-based: the paths p with p mod N = K − 1) and write its partial
+    /// result to `--out DIR/partial.json`; `backstop merge` combines the N partials
+    /// (docs/scale-out.md).
+    #[arg(long, value_name = "K/N", value_parser = backstop_sim::shard::Shard::parse, requires = "out")]
+    pub(crate) shard: Option<backstop_sim::shard::Shard>,
 }
 
 /// Run settings shared by `simulate` and `size`.
@@ -119,7 +124,7 @@ pub(crate) fn venue_name(scenario: &Scenario) -> String {
 }
 
 /// The command line as typed (arguments with spaces or quotes are quoted).
-fn command_line() -> String {
+pub(crate) fn command_line() -> String {
     let words: Vec<String> = std::env::args()
         .enumerate()
         .map(|(index, word)| {
@@ -186,6 +191,19 @@ pub(crate) fn write_reports(
     }
 }
 
+/// The run options `simulate` gives the runner.
+pub(crate) fn run_options<'a>(args: &SimulateArgs, tick: &'a (dyn Fn() + Sync)) -> RunOptions<'a> {
+    RunOptions {
+        paths: args.run.paths,
+        seed: args.run.seed,
+        threads: args.run.threads,
+        prices_csv: args.prices.clone(),
+        trace_paths: 1,
+        on_path_done: Some(tick),
+        funding_overrides: Vec::new(),
+    }
+}
+
 /// Runs `simulate`; returns the exit code.
 ///
 /// # Errors
@@ -201,18 +219,13 @@ pub(crate) fn run(
     if !prepare_out(args.out.as_deref(), err)? {
         return Ok(EXIT_INPUT);
     }
+    if let (Some(shard), Some(dir)) = (args.shard, &args.out) {
+        return crate::merge::run_simulate_shard(args, &scenario, shard, dir, out, err);
+    }
     let paths = args.run.paths.unwrap_or(scenario.run.paths);
     let bar = progress_bar(Some(u64::from(paths)), "paths");
     let tick = || bar.inc(1);
-    let options = RunOptions {
-        paths: args.run.paths,
-        seed: args.run.seed,
-        threads: args.run.threads,
-        prices_csv: args.prices.clone(),
-        trace_paths: 1,
-        on_path_done: Some(&tick),
-        funding_overrides: Vec::new(),
-    };
+    let options = run_options(args, &tick);
     let result = backstop_sim::runner::run(&scenario, &options);
     bar.finish_and_clear();
     let run = match result {

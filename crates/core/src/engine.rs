@@ -632,6 +632,18 @@ fn wrapping_add_at(slots: &mut [i128], index: usize, value: i128, sign: i128) {
     }
 }
 
+#[cfg(feature = "fault-injection")]
+impl Engine {
+    /// Test hook: raises the first asset's fee ledger by one raw unit behind the engine's back,
+    /// which breaks I1 (conservation); the next command halts the engine.
+    #[doc(hidden)]
+    pub fn inject_conservation_fault(&mut self) {
+        if let Some(fee) = self.state.fees.first_mut() {
+            *fee = fee.checked_add(Amount::from_raw(1)).expect("one raw unit more fits");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{Engine, InvariantChecks};

@@ -73,6 +73,21 @@ pub enum LedgerError {
         /// The journal and how its lock is held.
         what: String,
     },
+    /// The journal ends before its head record: acknowledged batches are missing (a lost or
+    /// damaged SQLite WAL tail, an older copy of the database, rows deleted).
+    EntriesLost {
+        /// The last batch the journal holds (0: none).
+        journal_seq: u64,
+        /// The batch the head record says was acknowledged last.
+        head_seq: u64,
+    },
+    /// The head record is missing, unreadable or names another history than the journal's.
+    HeadRecord {
+        /// Sequence number concerned (the head record's, when known).
+        seq: u64,
+        /// What is wrong.
+        what: String,
+    },
     /// A snapshot is unusable: unreadable, refused by the engine, or not at its batch's state.
     Snapshot {
         /// Sequence number of the snapshot.
@@ -102,7 +117,9 @@ impl LedgerError {
             | LedgerError::HashMismatch { seq, .. }
             | LedgerError::OutcomeMismatch { seq, .. }
             | LedgerError::Corrupt { seq, .. }
+            | LedgerError::HeadRecord { seq, .. }
             | LedgerError::Snapshot { seq, .. } => Some(*seq),
+            LedgerError::EntriesLost { journal_seq, .. } => Some(journal_seq.saturating_add(1)),
         }
     }
 }
@@ -139,6 +156,21 @@ impl fmt::Display for LedgerError {
                 write!(f, "corrupt journal at batch {seq}: {what}")
             }
             LedgerError::Snapshot { seq, what } => write!(f, "snapshot at batch {seq}: {what}"),
+            LedgerError::EntriesLost { journal_seq, head_seq } => write!(
+                f,
+                "acknowledged batches {}..={head_seq} are missing: the journal ends at batch \
+                 {journal_seq} but its head record is at batch {head_seq} (a lost or damaged \
+                 WAL tail, or an older copy of the database); refusing to go on without them. \
+                 Restore the database from a backup, or accept the loss with `backstop replay \
+                 --db DB --reset-head` (docs/ledger.md)",
+                journal_seq.saturating_add(1)
+            ),
+            LedgerError::HeadRecord { seq, what } => write!(
+                f,
+                "head record (batch {seq}): {what}; refusing to trust the journal. See \
+                 docs/ledger.md: restore the database and its head record from a backup, or \
+                 verify and adopt the journal as it is with `backstop replay --db DB --reset-head`"
+            ),
             LedgerError::WriterLocked { what } => {
                 write!(
                     f,

@@ -6,7 +6,7 @@ use crate::chain::{
 };
 use crate::error::LedgerError;
 use crate::postgres_store::PostgresStore;
-use crate::recovery::{self, Recovered};
+use crate::recovery::{self, HeadCheck, Recovered};
 use crate::snapshot;
 use crate::sqlite_store::SqliteStore;
 use crate::store::{BatchRow, KeyRow, SnapshotRow, Store, StoredHead};
@@ -97,8 +97,15 @@ impl Ledger {
     }
 
     /// Records the venue config as genesis; Ok if the same text is already there; error if different.
+    ///
+    /// # Errors
+    /// Besides a different venue: [`LedgerError::HeadRecord`] when the database holds no journal
+    /// but a head record says one was there (never start a fresh journal over a lost one).
     pub fn initialize(&mut self, config_toml: &str) -> Result<(), LedgerError> {
         if self.genesis()?.is_none() {
+            if let Some(record) = self.store.head_record()? {
+                return Err(no_genesis_under(&record));
+            }
             let config = VenueConfig::from_toml_str(config_toml).map_err(|e| {
                 LedgerError::Invalid { seq: 0, what: format!("venue configuration: {e}") }
             })?;
@@ -107,6 +114,9 @@ impl Ledger {
                 what: format!("venue configuration: {e}"),
             })?;
             self.store.insert_genesis(config_toml, &to_hex(&genesis_hash(config_toml)))?;
+            if self.store.head()?.is_none() {
+                self.store.put_head_record(&ChainHead::genesis(config_toml))?;
+            }
         }
         // Re-read: another process may have initialized it first.
         match self.genesis()? {
@@ -128,16 +138,66 @@ impl Ledger {
         self.genesis.ok_or(LedgerError::NotInitialized)
     }
 
-    /// Latest snapshot + replay of later batches, verifying chain, outcomes and every state hash.
+    /// Latest snapshot + replay of later batches, verifying chain, outcomes and every state hash,
+    /// and the journal's end against the head record (see [`Ledger::replay_from_genesis`]).
     pub fn recover(&mut self) -> Result<Recovered, LedgerError> {
-        let config = self.genesis()?.ok_or(LedgerError::NotInitialized)?;
-        recovery::recover(self.store.as_mut(), &config, true)
+        self.recover_checked(true)
     }
 
     /// Same but from genesis, ignoring snapshots (checks each snapshot's hash on the way).
+    ///
+    /// The head record is read first (it is written after every commit, so it never runs ahead
+    /// of what a later read sees): a journal that ends before it is [`LedgerError::EntriesLost`],
+    /// one whose batch at the record's seq has another entry hash, or a journal with batches and
+    /// no record, is [`LedgerError::HeadRecord`]. A writer (holding the lock) moves the record up
+    /// to a journal that is ahead of it (an append that committed but did not return).
     pub fn replay_from_genesis(&mut self) -> Result<Recovered, LedgerError> {
+        self.recover_checked(false)
+    }
+
+    /// [`Ledger::recover`] or [`Ledger::replay_from_genesis`], checked against the head record.
+    fn recover_checked(&mut self, use_snapshot: bool) -> Result<Recovered, LedgerError> {
+        let record = self.store.head_record()?;
+        let Some(config) = self.genesis()? else {
+            return Err(record.map_or(LedgerError::NotInitialized, |r| no_genesis_under(&r)));
+        };
+        let recovered = recovery::recover(
+            self.store.as_mut(),
+            &config,
+            use_snapshot,
+            HeadCheck::Record(record),
+        )?;
+        if self.store.holds_writer_lock() && record.is_none_or(|r| r.seq < recovered.head.seq) {
+            self.store.put_head_record(&recovered.head)?;
+        }
+        Ok(recovered)
+    }
+
+    /// The operator's way out of a refused journal: verifies it from genesis exactly as
+    /// [`Ledger::replay_from_genesis`] does, except against the head record, then writes the head
+    /// record at the journal's verified end. Returns the record it replaced (`None` when there
+    /// was none or it was unreadable) and the verified journal. Batches the old record names
+    /// past the journal's end are given up for good, with their idempotency keys.
+    ///
+    /// # Errors
+    /// [`LedgerError::WriterLocked`] unless this ledger holds the writer lock (so no server is
+    /// running on the journal); any error of the replay.
+    pub fn reset_head_record(&mut self) -> Result<(Option<ChainHead>, Recovered), LedgerError> {
+        if !self.store.holds_writer_lock() {
+            return Err(LedgerError::WriterLocked {
+                what: format!("resetting the head record needs {}", self.store.writer_lock_name()),
+            });
+        }
+        let old = self.store.head_record().ok().flatten();
         let config = self.genesis()?.ok_or(LedgerError::NotInitialized)?;
-        recovery::recover(self.store.as_mut(), &config, false)
+        let recovered = recovery::recover(self.store.as_mut(), &config, false, HeadCheck::Skip)?;
+        self.store.put_head_record(&recovered.head)?;
+        Ok((old, recovered))
+    }
+
+    /// The head record as stored (`None` when none was written).
+    pub fn head_record(&mut self) -> Result<Option<ChainHead>, LedgerError> {
+        self.store.head_record()
     }
 
     /// Writes the batches (contiguous after the stored head) and their keys in ONE transaction,
@@ -223,7 +283,8 @@ impl Ledger {
             }
             Ok(())
         };
-        self.store.append(&rows, &key_rows, &mut check)
+        let new_head = batches.last().map_or(first.head(), Batch::head);
+        self.store.append(&rows, &key_rows, &new_head, &mut check)
     }
 
     /// Stores a snapshot of `engine`, which must be at batch `seq` (its state hash is checked
@@ -262,11 +323,13 @@ impl Ledger {
         if seq > MAX_SEQ {
             return Ok(None);
         }
-        self.store.batch(seq)?.map(|row| decode_batch(&row)).transpose()
+        self.store.batch(seq)?.map(|row| verified_batch(&row)).transpose()
     }
 
     /// Up to `limit` batches with seq > `after_seq`, in order (none after [`MAX_SEQ`]: a
     /// reader's position past the storable range is not an error, there is just nothing there).
+    /// Each batch's entry hash is recomputed from the stored bytes, and each must follow the one
+    /// before it in the chain: a damaged row is an error, never served.
     pub fn batches_since(
         &mut self,
         after_seq: u64,
@@ -275,7 +338,24 @@ impl Ledger {
         if after_seq >= MAX_SEQ || limit == 0 {
             return Ok(Vec::new());
         }
-        self.store.batches_since(after_seq, limit)?.iter().map(decode_batch).collect()
+        let batches = self
+            .store
+            .batches_since(after_seq, limit)?
+            .iter()
+            .map(verified_batch)
+            .collect::<Result<Vec<_>, _>>()?;
+        for pair in batches.windows(2) {
+            if let [before, after] = pair
+                && (after.seq != before.seq.saturating_add(1)
+                    || after.prev_hash != before.entry_hash)
+            {
+                return Err(LedgerError::ChainBroken {
+                    seq: after.seq,
+                    what: format!("does not follow batch {} in the chain", before.seq),
+                });
+            }
+        }
+        Ok(batches)
     }
 
     /// Stores an API key (replacing one with the same hash). The hash must be 64 lowercase hex
@@ -311,6 +391,41 @@ impl Ledger {
         }
         self.store.revoke_api_key(key_hash)
     }
+}
+
+/// The refusal when the database has no genesis but a head record exists.
+fn no_genesis_under(record: &ChainHead) -> LedgerError {
+    LedgerError::HeadRecord {
+        seq: record.seq,
+        what: format!(
+            "the database holds no journal (no genesis), but its head record says batch {} was \
+             acknowledged: the database was lost, replaced or its WAL discarded; refusing to \
+             start a fresh journal over it",
+            record.seq
+        ),
+    }
+}
+
+/// A stored row as a batch, its entry hash recomputed from the stored bytes (the per-entry
+/// checksum): a damaged row is `HashMismatch`, never returned.
+pub(crate) fn verified_batch(row: &BatchRow) -> Result<Batch, LedgerError> {
+    let batch = decode_batch(row)?;
+    let computed = entry_hash(
+        batch.seq,
+        &batch.prev_hash,
+        row.commands.as_bytes(),
+        row.keys.as_bytes(),
+        &batch.state_hash,
+    );
+    if computed != batch.entry_hash {
+        return Err(LedgerError::HashMismatch {
+            seq: batch.seq,
+            what: "entry hash".to_owned(),
+            expected: to_hex(&computed),
+            actual: to_hex(&batch.entry_hash),
+        });
+    }
+    Ok(batch)
 }
 
 /// Whether a text has the shape of a stored key hash: 64 lowercase hex digits.

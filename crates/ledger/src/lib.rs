@@ -13,6 +13,7 @@
 pub mod api_keys;
 pub mod chain;
 pub mod error;
+mod head;
 pub mod journal;
 pub mod outcome;
 mod postgres_store;

@@ -5,6 +5,7 @@
 //! The `postgres` client drives its own small runtime: never call it from inside an async task.
 
 use crate::api_keys::ApiKeyRecord;
+use crate::chain::{ChainHead, from_hex, to_hex};
 use crate::error::LedgerError;
 use crate::store::{
     BatchRow, KeyRow, SCHEMA_VERSION, SnapshotRow, Store, StoredHead, accounts_from_json,
@@ -54,7 +55,17 @@ CREATE TABLE IF NOT EXISTS api_keys (
     accounts TEXT NOT NULL,
     label TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS journal_head (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    seq BIGINT NOT NULL,
+    entry_hash TEXT NOT NULL
+);
 "#;
+
+/// Replaces the head record row.
+const PUT_HEAD: &str = "INSERT INTO journal_head (id, seq, entry_hash) VALUES (1, $1, $2) \
+                        ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, \
+                        entry_hash = excluded.entry_hash";
 
 /// Columns of `batches` in the order [`batch_row`] reads them.
 const BATCH_COLUMNS: &str = r#"seq, prev_hash, entry_hash, state_hash, commands, "keys", outcomes"#;
@@ -85,6 +96,8 @@ pub(crate) struct PostgresStore {
     client: Client,
     /// Its prepared statements.
     prepared: Prepared,
+    /// Whether this connection holds the writer lock.
+    writer_locked: bool,
 }
 
 impl PostgresStore {
@@ -146,7 +159,7 @@ impl PostgresStore {
                 "SELECT {BATCH_COLUMNS} FROM batches WHERE seq > $1 ORDER BY seq LIMIT $2"
             ))?,
         };
-        Ok(PostgresStore { client, prepared })
+        Ok(PostgresStore { client, prepared, writer_locked: false })
     }
 }
 
@@ -229,7 +242,35 @@ impl Store for PostgresStore {
             .client
             .query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LOCK_KEY])
             .map_err(|e| pg_error("taking the writer lock", e))?;
-        row.try_get::<_, bool>(0).map_err(|e| pg_error("taking the writer lock", e))
+        let locked =
+            row.try_get::<_, bool>(0).map_err(|e| pg_error("taking the writer lock", e))?;
+        self.writer_locked |= locked;
+        Ok(locked)
+    }
+
+    fn holds_writer_lock(&self) -> bool {
+        self.writer_locked
+    }
+
+    fn head_record(&mut self) -> Result<Option<ChainHead>, LedgerError> {
+        let context = "reading the head record";
+        let row = self
+            .client
+            .query_opt("SELECT seq, entry_hash FROM journal_head WHERE id = 1", &[])
+            .map_err(|e| pg_error(context, e))?;
+        let Some((seq, hash)) = head_of(row)? else { return Ok(None) };
+        let entry_hash = from_hex(&hash).ok_or_else(|| LedgerError::HeadRecord {
+            seq,
+            what: format!("the journal_head row's entry hash {hash:?} is not 64 hex digits"),
+        })?;
+        Ok(Some(ChainHead { seq, entry_hash }))
+    }
+
+    fn put_head_record(&mut self, head: &ChainHead) -> Result<(), LedgerError> {
+        self.client
+            .execute(PUT_HEAD, &[&seq_to_sql(head.seq)?, &to_hex(&head.entry_hash)])
+            .map(drop)
+            .map_err(|e| pg_error("writing the head record", e))
     }
 
     fn writer_lock_name(&self) -> String {
@@ -270,9 +311,12 @@ impl Store for PostgresStore {
         &mut self,
         batches: &[BatchRow],
         keys: &[KeyRow],
+        new_head: &ChainHead,
         check: &mut dyn FnMut(&StoredHead) -> Result<(), LedgerError>,
     ) -> Result<(), LedgerError> {
         let context = "appending batches";
+        let new_head_seq = seq_to_sql(new_head.seq)?;
+        let new_head_hash = to_hex(&new_head.entry_hash);
         let seqs = batches.iter().map(|b| seq_to_sql(b.seq)).collect::<Result<Vec<_>, _>>()?;
         let column = |f: fn(&BatchRow) -> &String| batches.iter().map(f).collect::<Vec<_>>();
         let (prev, entry, state) =
@@ -326,6 +370,7 @@ impl Store for PostgresStore {
                 Err(e) => return Err(pg_error(context, e)),
             }
         }
+        tx.execute(PUT_HEAD, &[&new_head_seq, &new_head_hash]).map_err(|e| pg_error(context, e))?;
         tx.commit().map_err(|e| pg_error("committing an append", e))
     }
 

@@ -2,7 +2,7 @@
 
 use crate::chain::{ChainHead, KeyUse, command_digest, entry_hash, to_hex};
 use crate::error::LedgerError;
-use crate::journal::{decode_batch, parse_hash};
+use crate::journal::{decode_batch, parse_hash, verified_batch};
 use crate::outcome::Outcome;
 use crate::snapshot;
 use crate::store::{BatchRow, Store};
@@ -37,16 +37,27 @@ impl core::fmt::Debug for Recovered {
     }
 }
 
+/// What the journal's end is checked against.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum HeadCheck {
+    /// The head record read before the replay (`None`: there is none).
+    Record(Option<ChainHead>),
+    /// Nothing (resetting the head record).
+    Skip,
+}
+
 /// Rebuilds the engine: from the latest snapshot when `use_snapshot`, else from genesis checking
-/// every snapshot met on the way; then replays and verifies every later batch.
+/// every snapshot met on the way; then replays and verifies every later batch, and checks the
+/// journal's end against the head record.
 pub(crate) fn recover(
     store: &mut dyn Store,
     config_toml: &str,
     use_snapshot: bool,
+    head_check: HeadCheck,
 ) -> Result<Recovered, LedgerError> {
     // One consistent view: a writer appending meanwhile must not show keys without batches.
     store.begin_read()?;
-    let result = recover_in_view(store, config_toml, use_snapshot);
+    let result = recover_in_view(store, config_toml, use_snapshot, head_check);
     let ended = store.end_read();
     let recovered = result?;
     ended?;
@@ -58,6 +69,7 @@ fn recover_in_view(
     store: &mut dyn Store,
     config_toml: &str,
     use_snapshot: bool,
+    head_check: HeadCheck,
 ) -> Result<Recovered, LedgerError> {
     let key_rows = store.keys()?;
     let mut keys = HashMap::with_capacity(key_rows.len());
@@ -70,13 +82,29 @@ fn recover_in_view(
     }
     let snapshots = store.snapshot_index()?;
     let latest = if use_snapshot { snapshots.last().cloned() } else { None };
+    let mut linked_keys = 0usize;
     let (mut engine, mut head) = match &latest {
-        Some((seq, hash)) => restore_snapshot(store, *seq, hash)?,
+        Some((seq, hash)) => {
+            // Entries before the snapshot are not re-applied, but each must still be the
+            // stored bytes it was sealed with and follow the one before it.
+            let (linked, keys_seen) =
+                verify_links(store, &keys, ChainHead::genesis(config_toml), *seq)?;
+            linked_keys = keys_seen;
+            let (engine, head) = restore_snapshot(store, *seq, hash)?;
+            if head != linked {
+                return Err(LedgerError::Snapshot {
+                    seq: *seq,
+                    what: "its batch is not the one the chain reaches".to_owned(),
+                });
+            }
+            (engine, head)
+        }
         None => (genesis_engine(config_toml)?, ChainHead::genesis(config_toml)),
     };
     let snapshot_seq = latest.map(|(seq, _)| seq);
     let check_snapshots = if use_snapshot { Vec::new() } else { snapshots };
-    let mut replay = Replay { engine: &mut engine, head: &mut head, keys: &keys, keys_seen: 0 };
+    let mut replay =
+        Replay { engine: &mut engine, head: &mut head, keys: &keys, keys_seen: linked_keys };
     let mut batches_replayed = 0u64;
     loop {
         let page = store.batches_since(replay.head.seq, PAGE)?;
@@ -92,8 +120,11 @@ fn recover_in_view(
         }
     }
     let keys_seen = replay.keys_seen;
-    // Keys recorded for batches past the head mean batches were removed from the end; when
-    // replaying from genesis, every recorded key must have been met on the way.
+    if let HeadCheck::Record(record) = head_check {
+        check_head_record(store, record, &head, &ChainHead::genesis(config_toml))?;
+    }
+    // Keys recorded for batches past the head mean batches were removed from the end; every
+    // recorded key must have been met on the way (re-applied, or checked before the snapshot).
     for row in &key_rows {
         if row.seq > head.seq {
             return Err(LedgerError::ChainBroken {
@@ -111,7 +142,7 @@ fn recover_in_view(
             what: format!("a snapshot exists at batch {seq}, but the journal ends at {}", head.seq),
         });
     }
-    if !use_snapshot && keys_seen != key_rows.len() {
+    if keys_seen != key_rows.len() {
         return Err(LedgerError::Corrupt {
             seq: 0,
             what: format!(
@@ -121,6 +152,129 @@ fn recover_in_view(
         });
     }
     Ok(Recovered { engine, head, keys, batches_replayed, snapshot_seq })
+}
+
+/// The journal's end (`head`, verified) against the head record: it may be ahead of the record
+/// (an append committed but did not return), never behind it, and the batch at the record's seq
+/// must be the one recorded. No record is refused once the journal has a batch.
+fn check_head_record(
+    store: &mut dyn Store,
+    record: Option<ChainHead>,
+    head: &ChainHead,
+    genesis: &ChainHead,
+) -> Result<(), LedgerError> {
+    let Some(record) = record else {
+        if head.seq == 0 {
+            return Ok(());
+        }
+        return Err(LedgerError::HeadRecord {
+            seq: head.seq,
+            what: format!(
+                "the journal holds batches 1..={} but has no head record (it was deleted, or the \
+                 database was copied without it)",
+                head.seq
+            ),
+        });
+    };
+    if head.seq < record.seq {
+        return Err(LedgerError::EntriesLost { journal_seq: head.seq, head_seq: record.seq });
+    }
+    let stored = if record.seq == head.seq {
+        head.entry_hash
+    } else if record.seq == 0 {
+        genesis.entry_hash
+    } else {
+        let row = store.batch(record.seq)?.ok_or(LedgerError::EntriesLost {
+            journal_seq: record.seq.saturating_sub(1),
+            head_seq: record.seq,
+        })?;
+        parse_hash(record.seq, "entry hash", &row.entry_hash)?
+    };
+    if stored != record.entry_hash {
+        return Err(LedgerError::HeadRecord {
+            seq: record.seq,
+            what: format!(
+                "it names entry hash {} at batch {}, but the journal's batch {} has {}: the \
+                 journal is another history than the one acknowledged",
+                to_hex(&record.entry_hash),
+                record.seq,
+                record.seq,
+                to_hex(&stored)
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// A keyed command's key must be recorded exactly where and for what it was used.
+fn check_key(keys: &HashMap<String, KeyUse>, key: &str, used: KeyUse) -> Result<(), LedgerError> {
+    let recorded = keys.get(key);
+    if recorded == Some(&used) {
+        return Ok(());
+    }
+    Err(LedgerError::Corrupt {
+        seq: used.seq,
+        what: format!(
+            "idempotency key {key:?} of command {} is recorded as {recorded:?}",
+            used.index
+        ),
+    })
+}
+
+/// Walks the stored batches after `from` up to `up_to`, checking each one's seq, link, entry
+/// hash (recomputed from the stored bytes) and idempotency keys without re-applying it; returns
+/// the head at `up_to` and how many keys the batches used.
+fn verify_links(
+    store: &mut dyn Store,
+    keys: &HashMap<String, KeyUse>,
+    from: ChainHead,
+    up_to: u64,
+) -> Result<(ChainHead, usize), LedgerError> {
+    let mut head = from;
+    let mut keys_seen = 0usize;
+    while head.seq < up_to {
+        let page = store.batches_since(head.seq, PAGE)?;
+        if page.is_empty() {
+            break;
+        }
+        for row in page.iter().take_while(|row| row.seq <= up_to) {
+            let expected = head.seq.saturating_add(1);
+            if row.seq != expected {
+                return Err(LedgerError::ChainBroken {
+                    seq: expected,
+                    what: format!(
+                        "batch {expected} is missing: the batch after {} is {}",
+                        head.seq, row.seq
+                    ),
+                });
+            }
+            let batch = verified_batch(row)?;
+            if batch.prev_hash != head.entry_hash {
+                return Err(LedgerError::ChainBroken {
+                    seq: row.seq,
+                    what: format!(
+                        "prev_hash {} is not the entry hash {} of batch {}",
+                        to_hex(&batch.prev_hash),
+                        to_hex(&head.entry_hash),
+                        head.seq
+                    ),
+                });
+            }
+            for (index, (command, key)) in batch.commands.iter().zip(&batch.keys).enumerate() {
+                if let Some(key) = key {
+                    let index = u32::try_from(index).unwrap_or(u32::MAX);
+                    check_key(
+                        keys,
+                        key,
+                        KeyUse { seq: batch.seq, index, command_digest: command_digest(command) },
+                    )?;
+                    keys_seen = keys_seen.saturating_add(1);
+                }
+            }
+            head = batch.head();
+        }
+    }
+    Ok((head, keys_seen))
 }
 
 /// The engine the journal began with.
@@ -256,16 +410,11 @@ impl Replay<'_> {
                 return Err(LedgerError::OutcomeMismatch { seq, index });
             }
             if let Some(key) = key {
-                let recorded = self.keys.get(key);
-                let expected = KeyUse { seq, index, command_digest: command_digest(command) };
-                if recorded != Some(&expected) {
-                    return Err(LedgerError::Corrupt {
-                        seq,
-                        what: format!(
-                            "idempotency key {key:?} of command {index} is recorded as {recorded:?}"
-                        ),
-                    });
-                }
+                check_key(
+                    self.keys,
+                    key,
+                    KeyUse { seq, index, command_digest: command_digest(command) },
+                )?;
                 self.keys_seen = self.keys_seen.saturating_add(1);
             }
         }

@@ -2,7 +2,9 @@
 //! returns, appends in `BEGIN IMMEDIATE … COMMIT` with cached prepared statements.
 
 use crate::api_keys::ApiKeyRecord;
+use crate::chain::ChainHead;
 use crate::error::LedgerError;
+use crate::head;
 use crate::store::{
     BatchRow, KeyRow, SCHEMA_VERSION, SnapshotRow, Store, StoredHead, accounts_from_json,
     accounts_json, key_conflict, seq_from_sql, seq_to_sql,
@@ -65,6 +67,8 @@ pub(crate) struct SqliteStore {
     lock_file: Option<std::fs::File>,
     /// Whether `lock_file` holds the writer lock.
     writer_locked: bool,
+    /// The head record file beside the database (see [`crate::head`]).
+    head_path: std::path::PathBuf,
 }
 
 impl SqliteStore {
@@ -104,98 +108,19 @@ impl SqliteStore {
             }
         }
         tx.commit().map_err(|e| LedgerError::backend(&context, e))?;
-        Ok(SqliteStore { conn, path: path.to_owned(), lock_file: None, writer_locked: false })
+        Ok(SqliteStore {
+            conn,
+            path: path.to_owned(),
+            lock_file: None,
+            writer_locked: false,
+            head_path: head::head_path(path),
+        })
     }
 }
 
-/// Reads a `batches` row selected with [`BATCH_COLUMNS`].
-fn batch_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, [String; 6])> {
-    Ok((
-        row.get(0)?,
-        [row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?],
-    ))
-}
-
-/// Turns a raw row into a [`BatchRow`].
-fn to_batch_row((seq, columns): (i64, [String; 6])) -> Result<BatchRow, LedgerError> {
-    let [prev_hash, entry_hash, state_hash, commands, keys, outcomes] = columns;
-    Ok(BatchRow {
-        seq: seq_from_sql(seq)?,
-        prev_hash,
-        entry_hash,
-        state_hash,
-        commands,
-        keys,
-        outcomes,
-    })
-}
-
-/// True when an SQLite error is a constraint violation (duplicate key).
-fn is_constraint(error: &rusqlite::Error) -> bool {
-    error.sqlite_error_code() == Some(ErrorCode::ConstraintViolation)
-}
-
-impl Store for SqliteStore {
-    fn backend(&self) -> &'static str {
-        "sqlite"
-    }
-
-    fn try_lock_writer(&mut self) -> Result<bool, LedgerError> {
-        if self.writer_locked {
-            return Ok(true);
-        }
-        // An exclusive `flock` on the database file itself, so every path to it (a hard link,
-        // a symlink, the volume mounted twice) meets the same lock; released by the kernel when
-        // the process dies, even by SIGKILL. On Linux `flock` and SQLite's POSIX `fcntl` locks
-        // are independent, so this lock never blocks a reader or SQLite's own locking.
-        let context = format!("taking the writer lock on {}", self.path);
-        let file = match &self.lock_file {
-            Some(file) => file,
-            None => {
-                let file = std::fs::File::open(&self.path)
-                    .map_err(|e| LedgerError::backend(&context, e))?;
-                self.lock_file.insert(file)
-            }
-        };
-        match file.try_lock() {
-            Ok(()) => {
-                self.writer_locked = true;
-                Ok(true)
-            }
-            Err(std::fs::TryLockError::WouldBlock) => Ok(false),
-            Err(std::fs::TryLockError::Error(e)) => Err(LedgerError::backend(&context, e)),
-        }
-    }
-
-    fn writer_lock_name(&self) -> String {
-        format!("an OS lock on the database file {}", self.path)
-    }
-
-    fn genesis(&mut self) -> Result<Option<(String, String)>, LedgerError> {
-        self.conn
-            .prepare_cached("SELECT config, genesis_hash FROM genesis WHERE id = 1")
-            .and_then(|mut stmt| {
-                stmt.query_row([], |row| Ok((row.get(0)?, row.get(1)?))).optional()
-            })
-            .map_err(|e| LedgerError::backend("reading the genesis", e))
-    }
-
-    fn insert_genesis(&mut self, config: &str, genesis_hash: &str) -> Result<(), LedgerError> {
-        self.conn
-            .execute(
-                "INSERT INTO genesis (id, config, genesis_hash) VALUES (1, ?1, ?2) \
-                 ON CONFLICT (id) DO NOTHING",
-                params![config, genesis_hash],
-            )
-            .map(drop)
-            .map_err(|e| LedgerError::backend("writing the genesis", e))
-    }
-
-    fn head(&mut self) -> Result<StoredHead, LedgerError> {
-        read_head(&self.conn)
-    }
-
-    fn append(
+impl SqliteStore {
+    /// The append's transaction: reads the head, lets `check` refuse, inserts batches and keys.
+    fn insert_batches(
         &mut self,
         batches: &[BatchRow],
         keys: &[KeyRow],
@@ -268,6 +193,119 @@ impl Store for SqliteStore {
             }
         }
         tx.commit().map_err(|e| LedgerError::backend("committing an append", e))
+    }
+}
+
+/// Reads a `batches` row selected with [`BATCH_COLUMNS`].
+fn batch_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, [String; 6])> {
+    Ok((
+        row.get(0)?,
+        [row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?],
+    ))
+}
+
+/// Turns a raw row into a [`BatchRow`].
+fn to_batch_row((seq, columns): (i64, [String; 6])) -> Result<BatchRow, LedgerError> {
+    let [prev_hash, entry_hash, state_hash, commands, keys, outcomes] = columns;
+    Ok(BatchRow {
+        seq: seq_from_sql(seq)?,
+        prev_hash,
+        entry_hash,
+        state_hash,
+        commands,
+        keys,
+        outcomes,
+    })
+}
+
+/// True when an SQLite error is a constraint violation (duplicate key).
+fn is_constraint(error: &rusqlite::Error) -> bool {
+    error.sqlite_error_code() == Some(ErrorCode::ConstraintViolation)
+}
+
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn try_lock_writer(&mut self) -> Result<bool, LedgerError> {
+        if self.writer_locked {
+            return Ok(true);
+        }
+        // An exclusive `flock` on the database file itself, so every path to it (a hard link,
+        // a symlink, the volume mounted twice) meets the same lock; released by the kernel when
+        // the process dies, even by SIGKILL. On Linux `flock` and SQLite's POSIX `fcntl` locks
+        // are independent, so this lock never blocks a reader or SQLite's own locking.
+        let context = format!("taking the writer lock on {}", self.path);
+        let file = match &self.lock_file {
+            Some(file) => file,
+            None => {
+                let file = std::fs::File::open(&self.path)
+                    .map_err(|e| LedgerError::backend(&context, e))?;
+                self.lock_file.insert(file)
+            }
+        };
+        match file.try_lock() {
+            Ok(()) => {
+                self.writer_locked = true;
+                Ok(true)
+            }
+            Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+            Err(std::fs::TryLockError::Error(e)) => Err(LedgerError::backend(&context, e)),
+        }
+    }
+
+    fn writer_lock_name(&self) -> String {
+        format!("an OS lock on the database file {}", self.path)
+    }
+
+    fn holds_writer_lock(&self) -> bool {
+        self.writer_locked
+    }
+
+    fn head_record(&mut self) -> Result<Option<ChainHead>, LedgerError> {
+        head::read(&self.head_path)
+    }
+
+    fn put_head_record(&mut self, head: &ChainHead) -> Result<(), LedgerError> {
+        head::write(&self.head_path, head)
+    }
+
+    fn genesis(&mut self) -> Result<Option<(String, String)>, LedgerError> {
+        self.conn
+            .prepare_cached("SELECT config, genesis_hash FROM genesis WHERE id = 1")
+            .and_then(|mut stmt| {
+                stmt.query_row([], |row| Ok((row.get(0)?, row.get(1)?))).optional()
+            })
+            .map_err(|e| LedgerError::backend("reading the genesis", e))
+    }
+
+    fn insert_genesis(&mut self, config: &str, genesis_hash: &str) -> Result<(), LedgerError> {
+        self.conn
+            .execute(
+                "INSERT INTO genesis (id, config, genesis_hash) VALUES (1, ?1, ?2) \
+                 ON CONFLICT (id) DO NOTHING",
+                params![config, genesis_hash],
+            )
+            .map(drop)
+            .map_err(|e| LedgerError::backend("writing the genesis", e))
+    }
+
+    fn head(&mut self) -> Result<StoredHead, LedgerError> {
+        read_head(&self.conn)
+    }
+
+    fn append(
+        &mut self,
+        batches: &[BatchRow],
+        keys: &[KeyRow],
+        new_head: &ChainHead,
+        check: &mut dyn FnMut(&StoredHead) -> Result<(), LedgerError>,
+    ) -> Result<(), LedgerError> {
+        self.insert_batches(batches, keys, check)?;
+        // After the commit: the record never runs ahead of the journal, and it is durable
+        // before the append returns (so before any command in it is acknowledged).
+        head::write(&self.head_path, new_head)
     }
 
     fn begin_read(&mut self) -> Result<(), LedgerError> {

@@ -5,6 +5,7 @@
 //! replay) lives above this trait, so both backends behave the same.
 
 use crate::api_keys::ApiKeyRecord;
+use crate::chain::ChainHead;
 use crate::error::LedgerError;
 
 /// Version of the schema this code writes and reads.
@@ -63,6 +64,12 @@ pub(crate) trait Store: Send {
     /// Tries once to take the journal's writer lock, held until this store is dropped (or its
     /// process dies): `Ok(false)` when another store holds it.
     fn try_lock_writer(&mut self) -> Result<bool, LedgerError>;
+    /// Whether this store holds the writer lock.
+    fn holds_writer_lock(&self) -> bool;
+    /// The head record (see [`crate::head`]): `None` when none was ever written.
+    fn head_record(&mut self) -> Result<Option<ChainHead>, LedgerError>;
+    /// Replaces the head record, durably.
+    fn put_head_record(&mut self, head: &ChainHead) -> Result<(), LedgerError>;
     /// Where the writer lock lives, for messages.
     fn writer_lock_name(&self) -> String;
     /// The genesis row: config text and genesis hash (hex).
@@ -72,11 +79,13 @@ pub(crate) trait Store: Send {
     /// Seq and entry hash (hex) of the newest batch.
     fn head(&mut self) -> Result<StoredHead, LedgerError>;
     /// In one durable transaction: reads the head, lets `check` refuse, inserts the batches and
-    /// the keys. A duplicate key or seq is a `Conflict`; nothing is written on any error.
+    /// the keys; then (in that transaction or right after it) the head record `new_head`. A
+    /// duplicate key or seq is a `Conflict`; nothing is written on any error before the commit.
     fn append(
         &mut self,
         batches: &[BatchRow],
         keys: &[KeyRow],
+        new_head: &ChainHead,
         check: &mut dyn FnMut(&StoredHead) -> Result<(), LedgerError>,
     ) -> Result<(), LedgerError>;
     /// Starts a read-only transaction that sees one consistent state of the journal until

@@ -25,7 +25,12 @@ for_each_backend!(
     a_deleted_middle_batch_breaks_the_chain,
     a_resealed_command_gives_a_different_outcome,
     a_changed_outcome_is_caught_by_replay,
-    a_truncated_tail_is_caught_by_its_keys,
+    a_truncated_tail_is_refused_by_the_head_record,
+    a_truncated_tail_with_its_keys_left_is_refused,
+    a_rewritten_history_is_refused_by_the_head_record,
+    batches_without_a_head_record_are_refused_until_reset,
+    a_lost_journal_under_a_head_record_is_not_started_afresh,
+    a_reset_head_record_gives_up_the_lost_batches,
     a_changed_idempotency_row_is_caught,
     a_corrupt_snapshot_is_refused,
     a_snapshot_of_another_seq_is_refused,
@@ -441,17 +446,108 @@ fn a_changed_outcome_is_caught_by_replay(db: &Db) {
     assert_eq!(replay_err(db), LedgerError::OutcomeMismatch { seq: 3, index: 3 });
 }
 
-fn a_truncated_tail_is_caught_by_its_keys(db: &Db) {
+fn a_truncated_tail_is_refused_by_the_head_record(db: &Db) {
+    full_journal(db);
+    assert_eq!(db.exec("DELETE FROM batches WHERE seq >= 4"), 2);
+    assert_eq!(db.exec("DELETE FROM idempotency WHERE seq >= 4"), 5);
+    let error = recover_err(db);
+    assert_eq!(error, LedgerError::EntriesLost { journal_seq: 3, head_seq: 5 });
+    assert_eq!(error.seq(), Some(4));
+    assert!(error.to_string().starts_with("acknowledged batches 4..=5 are missing"), "{error}");
+    assert_eq!(replay_err(db), error);
+}
+
+fn a_truncated_tail_with_its_keys_left_is_refused(db: &Db) {
     full_journal(db);
     assert_eq!(db.exec("DELETE FROM batches WHERE seq = 5"), 1);
+    assert_eq!(recover_err(db), LedgerError::EntriesLost { journal_seq: 4, head_seq: 5 });
+}
+
+fn a_rewritten_history_is_refused_by_the_head_record(db: &Db) {
+    let (_, batches) = full_journal(db);
+    let acknowledged = db.head_record_raw().expect("a head record");
+    // Batches 4 and 5 replaced by a consistent other history (sealed and appended normally,
+    // which moves the record), then the record put back as it was acknowledged.
+    assert_eq!(db.exec("DELETE FROM batches WHERE seq >= 4"), 2);
+    assert_eq!(db.exec("DELETE FROM idempotency WHERE seq >= 4"), 5);
+    let mut sealer = Sealer::new();
+    for batch in &batches[..3] {
+        let _ = sealer.seal(batch.commands.clone(), batch.keys.clone());
+    }
+    let other = vec![
+        sealer.seal(commands("open_account account=7"), vec![None]),
+        sealer.seal(commands("open_account account=8"), vec![None]),
+    ];
+    let mut ledger = db.open();
+    ledger.lock_writer(Duration::ZERO).expect("writer lock");
+    let (_, recovered) = ledger.reset_head_record().expect("reset to batch 3");
+    assert_eq!(recovered.head.seq, 3);
+    append_each(&mut ledger, &other);
+    drop(ledger);
+    db.set_head_record_raw(Some(&acknowledged));
     let error = recover_err(db);
     match &error {
-        LedgerError::ChainBroken { seq: 5, what } => {
-            assert!(what.contains("ends at batch 4"), "{what}");
+        LedgerError::HeadRecord { seq: 5, what } => {
+            assert!(what.contains("another history than the one acknowledged"), "{what}");
+            assert!(what.contains(&backstop_ledger::to_hex(&batches[4].entry_hash)), "{what}");
         }
-        other => panic!("expected a truncation at 5, got {other:?}"),
+        other => panic!("expected a head record mismatch at 5, got {other:?}"),
     }
     assert_eq!(replay_err(db), error);
+}
+
+fn batches_without_a_head_record_are_refused_until_reset(db: &Db) {
+    let (sealer, _) = full_journal(db);
+    db.set_head_record_raw(None);
+    let error = recover_err(db);
+    assert!(
+        matches!(&error, LedgerError::HeadRecord { seq: 5, what } if what.contains("no head record")),
+        "{error:?}"
+    );
+    assert_eq!(replay_err(db), error);
+    // Resetting needs the writer lock.
+    let mut ledger = db.open();
+    assert!(matches!(ledger.reset_head_record(), Err(LedgerError::WriterLocked { .. })));
+    ledger.lock_writer(Duration::ZERO).expect("writer lock");
+    let (old, recovered) = ledger.reset_head_record().expect("reset");
+    assert_eq!((old, recovered.head), (None, sealer.head));
+    assert_eq!(ledger.head_record().expect("read"), Some(sealer.head));
+    drop(ledger);
+    assert_eq!(db.open().recover().expect("recover").head, sealer.head);
+}
+
+fn a_lost_journal_under_a_head_record_is_not_started_afresh(db: &Db) {
+    full_journal(db);
+    for table in ["batches", "idempotency", "genesis"] {
+        db.exec(&format!("DELETE FROM {table}"));
+    }
+    let mut ledger = db.open();
+    for error in [
+        ledger.initialize(VENUE).expect_err("initialize"),
+        ledger.recover().expect_err("recover"),
+        ledger.replay_from_genesis().expect_err("replay"),
+    ] {
+        assert!(
+            matches!(&error, LedgerError::HeadRecord { seq: 5, what } if what.contains("no genesis")),
+            "{error:?}"
+        );
+    }
+    assert_eq!(db.count("SELECT COUNT(*) FROM genesis"), 0, "no fresh genesis written");
+}
+
+fn a_reset_head_record_gives_up_the_lost_batches(db: &Db) {
+    let (_, batches) = full_journal(db);
+    assert_eq!(db.exec("DELETE FROM batches WHERE seq = 5"), 1);
+    assert_eq!(db.exec("DELETE FROM idempotency WHERE seq = 5"), 3);
+    let mut ledger = db.open();
+    ledger.lock_writer(Duration::ZERO).expect("writer lock");
+    let (old, recovered) = ledger.reset_head_record().expect("reset");
+    assert_eq!(old, Some(batches[4].head()));
+    assert_eq!(recovered.head, batches[3].head());
+    drop(ledger);
+    let recovered = db.open().replay_from_genesis().expect("replay after the reset");
+    assert_eq!(recovered.head, batches[3].head());
+    assert!(!recovered.keys.contains_key("k5-0"), "the lost batch's keys are gone");
 }
 
 fn a_changed_idempotency_row_is_caught(db: &Db) {

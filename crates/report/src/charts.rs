@@ -19,12 +19,12 @@ pub(crate) const SERIES_COUNT_MAX: usize = 24;
 /// Most bins of the loss histogram.
 const HISTOGRAM_BIN_COUNT_MAX: usize = 40;
 /// Font family name the bundled font is registered under.
-const FONT_FAMILY: &str = "sans-serif";
+pub(crate) const FONT_FAMILY: &str = "sans-serif";
 
 static FONT_BYTES: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
 
 /// Registers the bundled font once; false if it could not be parsed.
-fn font_ready() -> bool {
+pub(crate) fn font_ready() -> bool {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     *REGISTERED.get_or_init(|| {
         plotters::style::register_font(FONT_FAMILY, FontStyle::Normal, FONT_BYTES).is_ok()
@@ -45,7 +45,7 @@ const COLORS: [RGBColor; 10] = [
     RGBColor(23, 190, 207),
 ];
 
-fn color(index: usize) -> RGBColor {
+pub(crate) fn color(index: usize) -> RGBColor {
     COLORS[index % COLORS.len()]
 }
 

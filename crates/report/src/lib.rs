@@ -11,6 +11,7 @@
 
 mod base64;
 mod charts;
+pub mod compare;
 mod document;
 mod format;
 pub mod provenance;

@@ -7,7 +7,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::metrics::{Gauges, Metrics};
 use crate::routes::{self, Access, Endpoint, Method, ROUTES};
 use crate::writer::{Message, Shared};
-use crate::{commands, events, keys, views};
+use crate::{commands, dashboard, events, keys, views};
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
@@ -129,6 +129,9 @@ fn handler(method: Method, endpoint: Endpoint) -> MethodRouter<AppState> {
         Endpoint::RevokeKey => routing::on(filter, keys::revoke),
         Endpoint::Risk => routing::on(filter, crate::risk_view::risk),
         Endpoint::Stress => routing::on(filter, crate::risk_view::stress),
+        Endpoint::Session => routing::on(filter, dashboard::session),
+        Endpoint::Dashboard => routing::on(filter, dashboard::index),
+        Endpoint::Asset => routing::on(filter, dashboard::asset),
     }
 }
 
@@ -254,12 +257,17 @@ fn path_matches(pattern: &str, path: &str) -> bool {
 
 /// `GET /healthz`.
 async fn health(State(app): State<AppState>) -> Response {
-    let healthy = app.is_healthy();
-    let body = HealthResponse {
-        status: if healthy { "ok" } else { "unhealthy" }.to_owned(),
-        seq: app.read().head.seq,
-        backend: app.backend.to_owned(),
+    let (seq, halted) = {
+        let shared = app.read();
+        (shared.head.seq, shared.halted.is_some())
     };
+    let healthy = app.is_healthy() && !halted;
+    let status = match (halted, healthy) {
+        (true, _) => "invariant_broken",
+        (false, true) => "ok",
+        (false, false) => "unhealthy",
+    };
+    let body = HealthResponse { status: status.to_owned(), seq, backend: app.backend.to_owned() };
     let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, axum::Json(body)).into_response()
 }

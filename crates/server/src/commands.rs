@@ -134,6 +134,9 @@ async fn enqueue(app: &AppState, items: Vec<Item>) -> Result<BatchResponse, ApiE
             "the writer is out of service; the server must be restarted",
         )
     };
+    if let Some(message) = app.read().halted.clone() {
+        return Err(ApiError::new(ErrorCode::InvariantBroken, message));
+    }
     if !app.is_healthy() {
         return Err(unhealthy());
     }
@@ -165,6 +168,7 @@ async fn enqueue(app: &AppState, items: Vec<Item>) -> Result<BatchResponse, ApiE
             ),
         )),
         Ok(Reply::Failed(message)) => Err(ApiError::new(ErrorCode::InternalError, message)),
+        Ok(Reply::Halted(message)) => Err(ApiError::new(ErrorCode::InvariantBroken, message)),
         Ok(Reply::Unhealthy) | Err(_) => Err(unhealthy()),
     }
 }

@@ -112,7 +112,8 @@ pub struct BatchResponse {
 /// Liveness.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct HealthResponse {
-    /// `ok`, or `unhealthy` after a writer failure.
+    /// `ok`; `unhealthy` after a writer failure; `invariant_broken` once a command broke an
+    /// engine invariant (writes refused until restart).
     #[schema(example = "ok")]
     pub status: String,
     /// Newest durable journal entry.

@@ -49,13 +49,16 @@ pub enum ErrorCode {
     JournalUnavailable,
     /// 503: the writer failed and could not rebuild its state; the server needs a restart.
     Unhealthy,
+    /// 503: a command broke an engine invariant (an engine bug); nothing of it was written and
+    /// the writer takes no more commands until the server is restarted.
+    InvariantBroken,
     /// 500: a bug in the server.
     InternalError,
 }
 
 impl ErrorCode {
     /// Every code, in the order docs/api.md lists them.
-    pub const ALL: [ErrorCode; 19] = [
+    pub const ALL: [ErrorCode; 20] = [
         ErrorCode::MalformedJson,
         ErrorCode::UnknownField,
         ErrorCode::InvalidValue,
@@ -74,6 +77,7 @@ impl ErrorCode {
         ErrorCode::QueueFull,
         ErrorCode::JournalUnavailable,
         ErrorCode::Unhealthy,
+        ErrorCode::InvariantBroken,
         ErrorCode::InternalError,
     ];
 
@@ -99,6 +103,7 @@ impl ErrorCode {
             ErrorCode::QueueFull => "queue_full",
             ErrorCode::JournalUnavailable => "journal_unavailable",
             ErrorCode::Unhealthy => "unhealthy",
+            ErrorCode::InvariantBroken => "invariant_broken",
             ErrorCode::InternalError => "internal_error",
         }
     }
@@ -121,7 +126,10 @@ impl ErrorCode {
             ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::Rejected => 422,
             ErrorCode::InternalError => 500,
-            ErrorCode::QueueFull | ErrorCode::JournalUnavailable | ErrorCode::Unhealthy => 503,
+            ErrorCode::QueueFull
+            | ErrorCode::JournalUnavailable
+            | ErrorCode::Unhealthy
+            | ErrorCode::InvariantBroken => 503,
         }
     }
 }

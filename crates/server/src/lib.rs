@@ -10,13 +10,15 @@
 //!   answers the handlers waiting on it;
 //! - [`commands`], [`views`], [`events`], [`keys`]: the handlers;
 //! - [`payload`] and [`error`]: body parsing and the error envelope with stable codes;
-//! - [`metrics`] and [`openapi`]: `/metrics` and `/openapi.json`.
+//! - [`metrics`] and [`openapi`]: `/metrics` and `/openapi.json`;
+//! - [`dashboard`]: the web dashboard at `/`, its embedded assets and `/v1/session`.
 //!
 //! docs/api.md describes the API for clients.
 
 pub mod app;
 pub mod auth;
 pub mod commands;
+pub mod dashboard;
 pub mod envelope;
 pub mod error;
 pub mod events;
@@ -69,11 +71,16 @@ pub struct ServerConfig {
     pub max_batch_commands: usize,
     /// Pause before each group commit: zero in service; tests use it to fill the queue.
     pub commit_delay: Duration,
+    /// On start, re-apply and verify every entry from genesis (as `backstop replay` does),
+    /// checking each snapshot on the way; when false, start from the newest snapshot (every
+    /// entry's hash and link still checked, but entries before it are not re-applied).
+    pub verify_from_genesis: bool,
 }
 
 impl ServerConfig {
     /// A configuration with the default limits: queue 1024 requests, groups of up to 20,000
-    /// commands, a snapshot every 1000 entries, 8 MiB bodies, 10,000 commands per batch.
+    /// commands, a snapshot every 1000 entries, 8 MiB bodies, 10,000 commands per batch, the
+    /// whole journal verified from genesis on start.
     #[must_use]
     pub fn new(
         db: impl Into<String>,
@@ -90,6 +97,7 @@ impl ServerConfig {
             max_body_bytes: 8 * 1024 * 1024,
             max_batch_commands: 10_000,
             commit_delay: Duration::ZERO,
+            verify_from_genesis: true,
         }
     }
 }
@@ -151,7 +159,13 @@ impl Prepared {
         // wait covers a killed predecessor whose lock the OS or PostgreSQL is still releasing.
         ledger.lock_writer(WRITER_LOCK_WAIT)?;
         ledger.initialize(&config.venue_toml)?;
-        let recovered = ledger.recover()?;
+        // The head record is checked either way: a journal that lost acknowledged entries or
+        // is another history than the one acknowledged refuses to start.
+        let recovered = if config.verify_from_genesis {
+            ledger.replay_from_genesis()?
+        } else {
+            ledger.recover()?
+        };
         let mut reader = Ledger::open(&config.db)?;
         let (keys, skipped) = KeyStore::new(&reader.api_keys()?);
         for hash in skipped {
@@ -196,7 +210,7 @@ impl RunningServer {
         self.recovered_seq
     }
 
-    /// Journal entries replayed after the latest snapshot at startup.
+    /// Journal entries re-applied at startup (from genesis, or after the snapshot started from).
     #[must_use]
     pub fn replayed(&self) -> u64 {
         self.replayed
@@ -303,7 +317,7 @@ pub struct Ready {
     pub addr: SocketAddr,
     /// Journal head recovered at startup.
     pub seq: u64,
-    /// Entries replayed after the latest snapshot.
+    /// Entries re-applied (from genesis, or after the snapshot started from).
     pub replayed: u64,
     /// Seq of the snapshot recovery started from, if any.
     pub snapshot_seq: Option<u64>,
@@ -407,6 +421,7 @@ async fn serve(
         engine: recovered.engine,
         head: recovered.head,
         state_hash,
+        halted: None,
     }));
     let metrics = Arc::new(Metrics::default());
     let healthy = Arc::new(AtomicBool::new(true));

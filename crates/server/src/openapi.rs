@@ -83,10 +83,16 @@ fn success(endpoint: Endpoint) -> (&'static str, &'static str, &'static str, Opt
             JSON,
             None,
         ),
+        Endpoint::Session => ("200", "`{role, accounts}` of the key sent", JSON, None),
+        Endpoint::Dashboard => ("200", "The dashboard page", "text/html", None),
+        Endpoint::Asset => {
+            ("200", "The file (CSS, JavaScript module or SVG)", "application/octet-stream", None)
+        }
         Endpoint::Risk => (
             "200",
-            "`{seq, layers, capital_value, markets, exposure_value, coverage, deficits, \
-             deficit_value, at_risk}`; money as decimal strings",
+            "`{seq, layers, capital_value, markets (with the waterfall steps: balance, caps, \
+             paid), exposure_value, coverage, deficits, deficit_value, at_risk}`; money as \
+             decimal strings",
             JSON,
             None,
         ),
@@ -123,6 +129,7 @@ fn error_codes(route: &Route) -> Vec<ErrorCode> {
             ErrorCode::JournalUnavailable,
             ErrorCode::Unhealthy,
         ]),
+        Endpoint::Asset => codes.push(ErrorCode::NotFound),
         Endpoint::Account | Endpoint::RevokeKey => {
             codes.extend([ErrorCode::InvalidValue, ErrorCode::NotFound]);
         }
@@ -221,8 +228,11 @@ fn operation(route: &Route) -> utoipa::openapi::path::Operation {
         });
     for segment in route.path.split('/') {
         if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            let description =
-                if name == "hash" { "SHA-256 of the key (hex)" } else { "Account id" };
+            let description = match name {
+                "hash" => "SHA-256 of the key (hex)",
+                "name" => "File name, e.g. app.js",
+                _ => "Account id",
+            };
             builder = builder.parameter(parameter(name, ParameterIn::Path, true, description));
         }
     }

@@ -67,6 +67,41 @@ pub struct MarketRisk {
     pub capital_value: Amount,
     /// `capital_value / exposure_value`, rounded down; `None` without exposure.
     pub coverage: Option<Ratio>,
+    /// The waterfall's layers in order, with balance, caps and what each paid this market.
+    pub steps: Vec<WaterfallStep>,
+}
+
+/// One layer of a market's waterfall.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WaterfallStep {
+    /// As written in the waterfall.
+    pub layer: String,
+    /// Asset the layer holds (capital layers only).
+    pub asset: Option<String>,
+    /// Tokens it holds now, as in [`LayerCapital`] (capital layers only).
+    pub balance: Option<Amount>,
+    /// Their value in the numeraire, rounded down (capital layers only).
+    pub value: Option<Amount>,
+    /// The configured limits on what it pays, with what is used of each where the state says.
+    pub caps: Vec<LayerCap>,
+    /// What it has paid this market's deficits so far.
+    pub paid: Amount,
+    /// What recoveries returned to it for this market.
+    pub recovered: Amount,
+}
+
+/// A configured limit of a layer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LayerCap {
+    /// `period_cap` (per `period_secs`), `market_lifetime_cap`, `slash_cap` (share of the
+    /// pool), `limit` (cover per term) or `period_mint_cap`.
+    pub cap: &'static str,
+    /// The limit, as configured (an amount, or a ratio for `slash_cap`).
+    pub limit: String,
+    /// Used so far against it (this period, this market, this term), when tracked.
+    pub used: Option<Amount>,
+    /// Length of the period in seconds, for period caps.
+    pub period_secs: Option<u64>,
 }
 
 /// A market's deficit not yet paid.
@@ -285,6 +320,10 @@ fn market_risk(engine: &Engine, layers: &[LayerCapital]) -> Result<Vec<MarketRis
                 }
             }
             let exposure_value = value(exposure, price, Rounding::Ceil)?;
+            let steps = waterfall
+                .iter()
+                .map(|layer| waterfall_step(engine, market, layer, layers))
+                .collect();
             Ok(MarketRisk {
                 market: name,
                 kind,
@@ -293,9 +332,81 @@ fn market_risk(engine: &Engine, layers: &[LayerCapital]) -> Result<Vec<MarketRis
                 waterfall,
                 capital_value,
                 coverage: ratio(capital_value, exposure_value)?,
+                steps,
             })
         })
         .collect()
+}
+
+/// One waterfall layer of a market: its capital, its caps and its payments to the market.
+fn waterfall_step(
+    engine: &Engine,
+    market: MarketRef,
+    text: &str,
+    layers: &[LayerCapital],
+) -> WaterfallStep {
+    let config = engine.config();
+    let net = &engine.state().net;
+    let capital = layers.iter().find(|layer| layer.layer == text);
+    let payment = net
+        .payments
+        .get(&market)
+        .and_then(|payments| payments.iter().find(|payment| payment.layer == text));
+    let cap = |cap, limit: String, used, period_secs| LayerCap { cap, limit, used, period_secs };
+    let mut caps = Vec::new();
+    match LayerRef::parse(text) {
+        Ok(LayerRef::Fund(name)) => {
+            if let Some((fund, state)) =
+                config.funds.iter().zip(&net.funds).find(|(fund, _)| fund.name == name)
+            {
+                if let Some(limit) = fund.period_cap {
+                    let period = Some(fund.period_secs);
+                    caps.push(cap(
+                        "period_cap",
+                        limit.to_string(),
+                        Some(state.period_paid),
+                        period,
+                    ));
+                }
+                if let Some(limit) = fund.market_lifetime_cap {
+                    let used = state.paid_by_market.get(&market).copied().unwrap_or(Amount::ZERO);
+                    caps.push(cap("market_lifetime_cap", limit.to_string(), Some(used), None));
+                }
+            }
+        }
+        Ok(LayerRef::Stakers(name)) => {
+            if let Some(pool) = config.staker_pools.iter().find(|pool| pool.name == name) {
+                caps.push(cap("slash_cap", pool.slash_cap.to_string(), None, None));
+            }
+        }
+        Ok(LayerRef::Cover(name)) => {
+            if let Some((cover, state)) =
+                config.covers.iter().zip(&net.covers).find(|(cover, _)| cover.name == name)
+            {
+                caps.push(cap("limit", cover.limit.to_string(), Some(state.paid), None));
+            }
+        }
+        Ok(LayerRef::Recap) => {
+            if let Some(limit) = config
+                .recap
+                .as_ref()
+                .and_then(|recap| recap.period_mint_cap.map(|limit| (limit, recap.period_secs)))
+            {
+                let used = Some(net.recap_period.1);
+                caps.push(cap("period_mint_cap", limit.0.to_string(), used, Some(limit.1)));
+            }
+        }
+        _ => {}
+    }
+    WaterfallStep {
+        layer: text.to_owned(),
+        asset: capital.map(|layer| layer.asset.clone()),
+        balance: capital.map(|layer| layer.balance),
+        value: capital.map(|layer| layer.value),
+        caps,
+        paid: payment.map_or(Amount::ZERO, |payment| payment.paid),
+        recovered: payment.map_or(Amount::ZERO, |payment| payment.recovered),
+    }
 }
 
 /// Deficits recorded on markets and pending on later-paying layers.

@@ -93,6 +93,12 @@ pub enum Endpoint {
     Risk,
     /// Run a shock on a copy of the state (read-only what-if).
     Stress,
+    /// The role and accounts of the key sent.
+    Session,
+    /// The dashboard page.
+    Dashboard,
+    /// A static file of the dashboard.
+    Asset,
 }
 
 /// One route of the API.
@@ -274,6 +280,27 @@ pub const ROUTES: &[Route] = &[
         endpoint: Endpoint::Stress,
         summary: "Run a shock on a copy of the state: layer payments, deficit, uncovered (read-only)",
     },
+    Route {
+        method: Method::Get,
+        path: "/v1/session",
+        access: Access::Roles(ANY),
+        endpoint: Endpoint::Session,
+        summary: "The role and accounts of the key sent",
+    },
+    Route {
+        method: Method::Get,
+        path: "/",
+        access: Access::Public,
+        endpoint: Endpoint::Dashboard,
+        summary: "The web dashboard (HTML; holds no data, reads the API with the key you enter)",
+    },
+    Route {
+        method: Method::Get,
+        path: "/assets/{name}",
+        access: Access::Public,
+        endpoint: Endpoint::Asset,
+        summary: "A static file of the dashboard (embedded in the binary)",
+    },
 ];
 
 /// The route with this method and path pattern (as axum's `MatchedPath` reports it).
@@ -296,7 +323,7 @@ mod tests {
         for route in ROUTES {
             assert!(endpoints.insert(route.endpoint), "{:?} twice", route.endpoint);
         }
-        assert_eq!(ROUTES.len(), 21);
+        assert_eq!(ROUTES.len(), 24);
     }
 
     #[test]

@@ -32,6 +32,10 @@ pub struct Shared {
     pub head: ChainHead,
     /// Engine state hash at `head`.
     pub state_hash: Hash32,
+    /// Set when a command broke an engine invariant: the engine was rebuilt from the journal
+    /// (nothing of that group was written) and the writer accepts no more commands until an
+    /// operator restarts the server.
+    pub halted: Option<String>,
 }
 
 /// One command to apply, with its idempotency key.
@@ -69,6 +73,9 @@ pub enum Reply {
     Unavailable(String),
     /// The engine panicked on one of the submission's commands (a bug): nothing was written.
     Failed(String),
+    /// A command broke an engine invariant (now or earlier): nothing of the submission was
+    /// written and the writer takes no more commands.
+    Halted(String),
     /// The writer is out of service.
     Unhealthy,
 }
@@ -137,12 +144,15 @@ struct Counts {
     duplicates: u64,
 }
 
-/// The engine panicked on a command (a bug).
+/// Why a group stops before anything of it is written: the engine panicked on a command or
+/// a command broke an invariant (both engine bugs).
 struct Panicked {
     /// Position of the command in its submission.
     index: usize,
     /// Its name.
     command: &'static str,
+    /// The broken invariant, when the engine halted instead of panicking.
+    broken: Option<String>,
 }
 
 /// What happens to one submission of the group.
@@ -202,6 +212,13 @@ impl Writer {
         let started = Instant::now();
         let shared_lock = Arc::clone(&self.shared);
         let mut shared = shared_lock.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(message) = shared.halted.clone() {
+            drop(shared);
+            for submission in group {
+                let _ = submission.reply.send(Reply::Halted(message.clone()));
+            }
+            return;
+        }
         let first_seq = shared.head.seq.saturating_add(1);
         let mut building = Building {
             head: shared.head,
@@ -213,6 +230,21 @@ impl Writer {
         for (position, submission) in group.iter().enumerate() {
             match self.plan(&mut shared.engine, &mut building, &submission.items) {
                 Ok(plan) => plans.push(plan),
+                Err(Panicked { index, command, broken: Some(violation) }) => {
+                    let message = format!(
+                        "command {index} ({command}) of this request broke engine invariant \
+                         {violation} (an engine bug): nothing was written and the writer takes \
+                         no more commands until the server is restarted"
+                    );
+                    eprintln!("backstop-server: {message}; rebuilding the engine from the journal");
+                    self.rebuild(&mut shared);
+                    shared.halted = Some(message.clone());
+                    drop(shared);
+                    for submission in group {
+                        let _ = submission.reply.send(Reply::Halted(message.clone()));
+                    }
+                    return;
+                }
                 Err(panic) => {
                     // An engine bug: nothing of the group is written; the engine, which may be
                     // half-way through a command, is rebuilt from the journal.
@@ -327,8 +359,17 @@ impl Writer {
                 building.counts.duplicates = building.counts.duplicates.saturating_add(1);
                 continue;
             }
-            let result = catch_unwind(AssertUnwindSafe(|| engine.apply(&item.command)))
-                .map_err(|_| Panicked { index: position, command: item.command.name() })?;
+            let result =
+                catch_unwind(AssertUnwindSafe(|| engine.apply(&item.command))).map_err(|_| {
+                    Panicked { index: position, command: item.command.name(), broken: None }
+                })?;
+            if let Some(violation) = engine.halted() {
+                return Err(Panicked {
+                    index: position,
+                    command: item.command.name(),
+                    broken: Some(violation.to_string()),
+                });
+            }
             let outcome = Outcome::of(&result);
             let counter = match outcome {
                 Outcome::Applied { .. } => &mut building.counts.applied,
@@ -513,5 +554,100 @@ impl Drop for UnhealthyOnPanic {
         if std::thread::panicking() {
             self.0.store(false, Ordering::SeqCst);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Item, Message, Reply, Shared, Submission, Writer, WriterSettings};
+    use crate::metrics::Metrics;
+    use backstop_core::{AccountId, AccountKind, Command};
+    use backstop_ledger::Ledger;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::{Arc, RwLock};
+    use std::time::Duration;
+    use tokio::sync::{broadcast, mpsc, oneshot};
+
+    const VENUE: &str = include_str!("../../../examples/venue.toml");
+
+    fn open(account: u64) -> Item {
+        Item {
+            command: Command::OpenAccount {
+                account: AccountId(account),
+                kind: AccountKind::Regular,
+            },
+            key: None,
+        }
+    }
+
+    /// A writer over a fresh SQLite journal whose first command opened account 1.
+    fn writer(db: &str) -> (Writer, Arc<RwLock<Shared>>) {
+        let mut ledger = Ledger::open(db).expect("journal opens");
+        ledger.initialize(VENUE).expect("genesis");
+        let mut recovered = ledger.recover().expect("recovers");
+        let state_hash = recovered.engine.state_hash();
+        let shared = Arc::new(RwLock::new(Shared {
+            engine: recovered.engine,
+            head: recovered.head,
+            state_hash,
+            halted: None,
+        }));
+        let writer = Writer {
+            ledger,
+            shared: Arc::clone(&shared),
+            keys: recovered.keys.into_iter().collect(),
+            live: broadcast::channel(16).0,
+            metrics: Arc::new(Metrics::default()),
+            healthy: Arc::new(AtomicBool::new(true)),
+            settings: WriterSettings {
+                max_group_commands: 64,
+                snapshot_every: 0,
+                commit_delay: Duration::ZERO,
+            },
+        };
+        (writer, shared)
+    }
+
+    /// Submits each list of items in one group and runs the writer until the queue is empty.
+    fn submit(writer: Writer, groups: Vec<Vec<Item>>) -> Vec<Reply> {
+        let (queue, receiver) = mpsc::channel(16);
+        let mut answers = Vec::new();
+        for items in groups {
+            let (reply, answer) = oneshot::channel();
+            queue.try_send(Message::Submit(Submission { items, reply })).expect("queued");
+            answers.push(answer);
+        }
+        queue.try_send(Message::Stop).expect("queued");
+        writer.run(receiver);
+        answers.into_iter().map(|answer| answer.blocking_recv().expect("answered")).collect()
+    }
+
+    #[test]
+    fn a_broken_invariant_stops_writes_and_journals_nothing() {
+        let dir = std::env::temp_dir().join(format!("backstop-halt-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        let db = dir.join("journal.db").display().to_string();
+        let (first, _) = writer(&db);
+        let replies = submit(first, vec![vec![open(1)]]);
+        assert!(matches!(replies[0], Reply::Written(_)), "{replies:?}");
+        // Reopen (the first writer's lock is gone with it), then corrupt the engine in memory.
+        let (writer, shared) = writer(&db);
+        shared.write().expect("lock").engine.inject_conservation_fault();
+        let replies = submit(writer, vec![vec![open(2)], vec![open(3)]]);
+        // The command that found the broken state, and everything after it, is refused with the
+        // halt; nothing reached the journal, and the engine was rebuilt from it.
+        for reply in &replies {
+            let Reply::Halted(message) = reply else { panic!("expected a halt: {replies:?}") };
+            assert!(message.contains("broke engine invariant I1"), "{message}");
+        }
+        let shared = shared.read().expect("lock");
+        assert!(shared.halted.is_some());
+        assert_eq!(shared.head.seq, 1, "nothing journaled after the halt");
+        assert!(shared.engine.halted().is_none(), "rebuilt from the journal");
+        assert!(!shared.engine.state().accounts.contains_key(&AccountId(2)));
+        let mut reader = Ledger::open(&db).expect("journal opens");
+        assert_eq!(reader.recover().expect("recovers").head.seq, 1);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

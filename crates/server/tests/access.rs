@@ -47,7 +47,8 @@ fn assert_error(response: &Response, status: u16, code: &str, context: &str) {
 
 /// Calls a route of the table with a plausible request.
 fn call(client: &mut Client, method: Method, path: &str) -> Response {
-    let path = path.replace("{id}", "1").replace("{hash}", &"ab".repeat(32));
+    let path =
+        path.replace("{id}", "1").replace("{hash}", &"ab".repeat(32)).replace("{name}", "app.js");
     let result = match method {
         Method::Get => client.get(&path),
         Method::Delete => client.delete(&path),
@@ -351,7 +352,7 @@ fn unknown_routes_methods_and_accounts_are_not_found(backend: Backend) {
     let harness = Harness::new(backend);
     let mut admin = harness.admin();
     assert_error(&admin.get("/v1/nothing").expect("GET"), 404, "not_found", "unknown route");
-    assert_error(&harness.anonymous().get("/").expect("GET"), 404, "not_found", "root");
+    assert_error(&harness.anonymous().get("/index.html").expect("GET"), 404, "not_found", "page");
     assert_error(&admin.get("/v1/accounts/42").expect("GET"), 404, "not_found", "unknown account");
     assert_error(&admin.get("/v1/accounts/x").expect("GET"), 400, "invalid_value", "account id x");
     assert_error(
@@ -422,7 +423,7 @@ fn head_requests_are_checked_like_the_get_they_stand_for(backend: Backend) {
     let keys = keys(&harness);
     let mut checked = 0;
     for route in ROUTES.iter().filter(|route| route.method == Method::Get) {
-        let path = route.path.replace("{id}", "1");
+        let path = route.path.replace("{id}", "1").replace("{name}", "app.js");
         match route.access {
             Access::Public => assert_eq!(head_status(&harness, &path, None), 200, "{path}"),
             Access::Roles(allowed) => {

@@ -260,7 +260,10 @@ fn restart_recovers_the_same_state_keys_and_idempotency(backend: Backend) {
 }
 
 fn restart_from_a_snapshot_replays_only_the_rest(backend: Backend) {
-    let mut harness = Harness::with(backend, |config: &mut ServerConfig| config.snapshot_every = 3);
+    let mut harness = Harness::with(backend, |config: &mut ServerConfig| {
+        config.snapshot_every = 3;
+        config.verify_from_genesis = false;
+    });
     let mut admin = harness.admin();
     let commands = support::script(
         "advance_time now=60\nset_price asset=USDC price=1\nset_price asset=ETH price=2000\n\

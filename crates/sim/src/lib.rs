@@ -13,7 +13,9 @@
 //! Floats appear only in statistics and in generated price paths; every amount that enters the
 //! engine is converted to fixed point first ([`convert`]).
 
+pub mod compare;
 pub mod convert;
+pub mod designs;
 pub mod exogenous;
 pub mod market;
 pub mod metrics;
@@ -22,6 +24,7 @@ pub mod prices;
 pub mod published;
 pub mod runner;
 pub mod scenario;
+pub mod shard;
 pub mod sizing;
 
 /// Most Monte Carlo paths in one run.

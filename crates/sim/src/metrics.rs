@@ -2,11 +2,11 @@
 //! probability each layer is exhausted. All figures are in the venue's numeraire (floats: these
 //! are statistics, computed after the engine's integer run).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// What happened on one path.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PathMetrics {
     /// Path index.
     pub path: u32,
@@ -77,7 +77,7 @@ pub struct Summary {
 }
 
 /// Traces of one path over time, for charts.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PathTrace {
     /// Path index.
     pub path: u32,

@@ -798,6 +798,28 @@ fn balances(venue: &VenueConfig) -> Vec<Balance> {
 /// # Errors
 /// Bad scenario input or data (before any path runs), or a price path that cannot be generated.
 pub fn run(scenario: &Scenario, options: &RunOptions<'_>) -> Result<RunResult, SimError> {
+    let (paths, seed) = check_run(scenario, options)?;
+    let selection: Vec<u32> = (0..paths).collect();
+    let (metrics, traces) = run_paths(scenario, options, seed, &selection)?;
+    let summary = crate::metrics::summarize(&metrics);
+    let published = crate::published::compare(&scenario.expect, &summary);
+    Ok(RunResult {
+        scenario: scenario.scenario.name.clone(),
+        seed,
+        steps: scenario.run.steps,
+        step_secs: scenario.run.step_secs,
+        paths: metrics,
+        traces,
+        summary,
+        published,
+    })
+}
+
+/// The run's path count and seed, after checking the ranges `run` needs.
+pub(crate) fn check_run(
+    scenario: &Scenario,
+    options: &RunOptions<'_>,
+) -> Result<(u32, u64), SimError> {
     let file = scenario.file.display().to_string();
     let paths = options.paths.unwrap_or(scenario.run.paths);
     if paths == 0 || paths > PATH_COUNT_MAX {
@@ -813,11 +835,24 @@ pub fn run(scenario: &Scenario, options: &RunOptions<'_>) -> Result<RunResult, S
             format!("run: steps must be 1 to {STEP_COUNT_MAX} and step_secs positive"),
         ));
     }
-    let seed = options.seed.unwrap_or(scenario.run.seed);
+    Ok((paths, options.seed.unwrap_or(scenario.run.seed)))
+}
+
+/// Runs the paths in `selection` (each from its own stream, so the set run does not change any
+/// path's result) and returns their metrics and traces in the order of `selection`.
+///
+/// # Errors
+/// As [`run`].
+pub(crate) fn run_paths(
+    scenario: &Scenario,
+    options: &RunOptions<'_>,
+    seed: u64,
+    selection: &[u32],
+) -> Result<(Vec<PathMetrics>, Vec<PathTrace>), SimError> {
     let venue = load_venue(scenario)?;
     let prepared = prepare(scenario, venue, seed, options)?;
-    let run_one = |path: u32| {
-        let outcome = run_path(&prepared, scenario, options, seed, path);
+    let run_one = |path: &u32| {
+        let outcome = run_path(&prepared, scenario, options, seed, *path);
         if let Some(done) = options.on_path_done {
             done();
         }
@@ -834,28 +869,17 @@ pub fn run(scenario: &Scenario, options: &RunOptions<'_>) -> Result<RunResult, S
                         format!("threads: {problem}"),
                     )
                 })?;
-            pool.install(|| (0..paths).into_par_iter().map(run_one).collect())
+            pool.install(|| selection.par_iter().map(run_one).collect())
         }
-        None => (0..paths).into_par_iter().map(run_one).collect(),
+        None => selection.par_iter().map(run_one).collect(),
     };
-    let mut metrics = Vec::with_capacity(paths as usize);
+    let mut metrics = Vec::with_capacity(selection.len());
     let mut traces = Vec::new();
     for (path_metrics, trace) in outcomes? {
         metrics.push(path_metrics);
         traces.extend(trace);
     }
-    let summary = crate::metrics::summarize(&metrics);
-    let published = crate::published::compare(&scenario.expect, &summary);
-    Ok(RunResult {
-        scenario: scenario.scenario.name.clone(),
-        seed,
-        steps: scenario.run.steps,
-        step_secs: scenario.run.step_secs,
-        paths: metrics,
-        traces,
-        summary,
-        published,
-    })
+    Ok((metrics, traces))
 }
 
 fn run_path(

@@ -188,6 +188,40 @@ impl Db {
         }
     }
 
+    /// The head record as stored (the `.head` file's bytes, or the `journal_head` row as text).
+    pub fn head_record_raw(&self) -> Option<String> {
+        match self {
+            Db::Sqlite { path } => std::fs::read_to_string(sqlite_head_path(path)).ok(),
+            Db::Postgres { .. } => {
+                (self.count("SELECT COUNT(*) FROM journal_head") == 1).then(|| {
+                    format!(
+                        "{} {}",
+                        self.count("SELECT seq FROM journal_head"),
+                        self.query_text("SELECT entry_hash FROM journal_head")
+                    )
+                })
+            }
+        }
+    }
+
+    /// Puts back a head record saved by [`Db::head_record_raw`] (`None`: deletes it).
+    pub fn set_head_record_raw(&self, raw: Option<&str>) {
+        match self {
+            Db::Sqlite { path } => match raw {
+                Some(text) => std::fs::write(sqlite_head_path(path), text).expect("head file"),
+                None => std::fs::remove_file(sqlite_head_path(path)).expect("head file"),
+            },
+            Db::Postgres { .. } => {
+                self.exec("DELETE FROM journal_head");
+                if let Some((seq, hash)) = raw.and_then(|r| r.split_once(' ')) {
+                    self.exec(&format!(
+                        "INSERT INTO journal_head (id, seq, entry_hash) VALUES (1, {seq}, '{hash}')"
+                    ));
+                }
+            }
+        }
+    }
+
     /// One text value from raw SQL.
     pub fn query_text(&self, sql: &str) -> String {
         self.query_one(sql)
@@ -203,7 +237,7 @@ impl Drop for Db {
     fn drop(&mut self) {
         match self {
             Db::Sqlite { path } => {
-                for suffix in ["", "-wal", "-shm"] {
+                for suffix in ["", "-wal", "-shm", ".head"] {
                     let mut file = path.clone().into_os_string();
                     file.push(suffix);
                     let _ = std::fs::remove_file(file);
@@ -217,6 +251,13 @@ impl Drop for Db {
             }
         }
     }
+}
+
+/// The head record file of a SQLite journal.
+fn sqlite_head_path(path: &std::path::Path) -> std::path::PathBuf {
+    let mut name = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned()).into_os_string();
+    name.push(".head");
+    name.into()
 }
 
 /// The same server URL naming another database.
