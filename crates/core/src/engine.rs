@@ -638,7 +638,7 @@ impl Engine {
     /// which breaks I1 (conservation); the next command halts the engine.
     #[doc(hidden)]
     pub fn inject_conservation_fault(&mut self) {
-        if let Some(fee) = self.state.fees.first_mut() {
+        if let Some(fee) = self.state.unrecorded().fees.first_mut() {
             *fee = fee.checked_add(Amount::from_raw(1)).expect("one raw unit more fits");
         }
     }

@@ -313,7 +313,7 @@ impl Store {
     }
 
     /// The whole state to change without recording: only for tests that corrupt a state.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "fault-injection"))]
     pub(crate) fn unrecorded(&mut self) -> &mut State {
         &mut self.state
     }
