@@ -143,7 +143,7 @@ impl crate::engine::Engine {
     }
 
     pub(crate) fn set_external(&mut self, asset: crate::ids::AssetId, value: Amount) {
-        if let Some(slot) = self.state.external_net.get_mut(asset.index()) {
+        if let Some(slot) = self.state.external_net_mut(asset.index()) {
             *slot = value;
         }
     }

@@ -371,8 +371,8 @@ impl Engine {
         let filing_end = now.checked_add(config.filing_secs).ok_or(overflow.clone())?;
         let assessment_end = filing_end.checked_add(config.assessment_secs).ok_or(overflow)?;
         let id = self.state.claims.last_incident.saturating_add(1);
-        self.state.claims.last_incident = id;
-        self.state.claims.incidents.insert(
+        self.state.claims_mut().last_incident = id;
+        self.state.claims_mut().incidents.insert(
             id,
             Incident {
                 market,
@@ -419,8 +419,8 @@ impl Engine {
         self.check_amount(incident.asset, amount, "amount")?;
         let recorded = amount.min(config.claim_cap);
         let id = self.state.claims.last_claim.saturating_add(1);
-        self.state.claims.last_claim = id;
-        self.state.claims.claims.insert(
+        self.state.claims_mut().last_claim = id;
+        self.state.claims_mut().claims.insert(
             id,
             Claim {
                 incident: incident_id,
@@ -500,7 +500,7 @@ impl Engine {
         }
         claim.assessed = true;
         claim.approved = approved;
-        self.state.claims.claims.insert(claim_id, claim);
+        self.state.claims_mut().claims.insert(claim_id, claim);
         Ok(vec![Event::ClaimAssessed { claim: claim_id, assessor, approved }])
     }
 
@@ -672,16 +672,16 @@ impl Engine {
         }
         // Everything checked: write.
         incident.paid = true;
-        self.state.net.funds = funds;
-        self.state.net.covers = covers;
+        self.state.net_mut().funds = funds;
+        self.state.net_mut().covers = covers;
         self.set_external(asset, external);
         for (id, account) in accounts {
             self.commit_account(id, account);
         }
         for (id, claim) in claims {
-            self.state.claims.claims.insert(id, claim);
+            self.state.claims_mut().claims.insert(id, claim);
         }
-        self.state.claims.incidents.insert(incident_id, incident);
+        self.state.claims_mut().incidents.insert(incident_id, incident);
         Ok(events)
     }
 
@@ -722,7 +722,7 @@ impl Engine {
         holding.balance = holding.balance.checked_add(amount).map_err(&overflow)?;
         claim.withdrawn = claim.withdrawn.checked_add(amount).map_err(&overflow)?;
         self.commit_account(account, holder);
-        self.state.claims.claims.insert(claim_id, claim);
+        self.state.claims_mut().claims.insert(claim_id, claim);
         Ok(vec![Event::ClaimVestedPaid { claim: claim_id, account, amount }])
     }
 
@@ -841,8 +841,8 @@ impl Engine {
         }
         incident.recovered = incident.recovered.checked_add(amount).map_err(&overflow)?;
         // Everything checked: write.
-        self.state.net.funds = funds;
-        self.state.net.covers = covers;
+        self.state.net_mut().funds = funds;
+        self.state.net_mut().covers = covers;
         self.set_external(asset, external);
         if let Some(fees) = fees {
             self.set_fees(asset, fees);
@@ -851,9 +851,9 @@ impl Engine {
             self.commit_account(id, account);
         }
         for (id, claim) in changed {
-            self.state.claims.claims.insert(id, claim);
+            self.state.claims_mut().claims.insert(id, claim);
         }
-        self.state.claims.incidents.insert(incident_id, incident);
+        self.state.claims_mut().incidents.insert(incident_id, incident);
         Ok(events)
     }
 

@@ -1,9 +1,9 @@
-//! The engine: state, the `apply` entry point, and the commit step every handler ends with.
+//! The engine: state, the `apply` entry point, and the commit step handlers write accounts with.
 //!
-//! Handlers (in the domain modules) work on copies of the accounts and markets they touch and
-//! return without writing anything when they reject; only `Engine::commit_account` and the
-//! market write-backs change the state, at the very end of a handler. That is how "a rejected
-//! command changes nothing" holds without cloning the whole state.
+//! Every write to the state goes through the recording accessors of `crate::store` (the state
+//! field is private to that module): `apply` opens a transaction around the whole command and,
+//! when the command is rejected at any point, undoes every write in reverse. That is how "a
+//! rejected command changes nothing" holds by construction, without cloning the state.
 
 use crate::account::Account;
 use crate::command::Command;
@@ -15,6 +15,7 @@ use crate::liquidation_index::LiquidationIndex;
 use crate::oracle::PriceEntry;
 use crate::rejection::Rejection;
 use crate::state_hash::HashCache;
+use crate::store::{Derived, Store};
 use crate::venue::lending::LendingMarket;
 use crate::venue::perp::PerpMarket;
 use backstop_money::Amount;
@@ -72,6 +73,8 @@ pub struct Tables {
     pub perp_maintenance: Vec<backstop_money::Ratio>,
     /// Asset of each fund, offset, staker pool and stability pool, in config order.
     pub layer_assets: LayerAssets,
+    /// Per emergency liquidity facility: the lending market's asset.
+    pub facility_assets: Vec<Option<AssetId>>,
     /// Per market: its waterfall's layers as written and parsed.
     pub waterfalls:
         BTreeMap<crate::ids::MarketRef, Vec<(String, crate::backstop::layers::LayerRef)>>,
@@ -92,6 +95,11 @@ impl Tables {
             perp_assets: Vec::with_capacity(config.perps.len()),
             perp_maintenance: Vec::with_capacity(config.perps.len()),
             waterfalls: BTreeMap::new(),
+            facility_assets: config
+                .liquidity
+                .iter()
+                .map(|facility| config.asset_id(&facility.market))
+                .collect(),
             layer_assets: LayerAssets {
                 funds: config
                     .funds
@@ -158,7 +166,7 @@ impl Tables {
 }
 
 /// Everything the engine knows, apart from its configuration.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
     /// Current time in seconds.
     pub now: u64,
@@ -189,15 +197,31 @@ pub struct State {
 }
 
 /// The deterministic state machine of one venue: commands in, events out.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Engine {
     pub(crate) config: crate::config::ConfigInForce,
     pub(crate) tables: Tables,
-    pub(crate) state: State,
+    /// The state behind the one write path (see `crate::store`).
+    pub(crate) state: Store,
     pub(crate) index: LiquidationIndex,
     pub(crate) hash_cache: HashCache,
     pub(crate) checks: InvariantChecks,
     pub(crate) halted: Option<crate::invariants::Violation>,
+}
+
+impl Clone for Engine {
+    /// A copy of the engine between commands (the undo log is empty then and is not copied).
+    fn clone(&self) -> Engine {
+        Engine {
+            config: self.config.clone(),
+            tables: self.tables.clone(),
+            state: self.state.copy(),
+            index: self.index.clone(),
+            hash_cache: self.hash_cache.clone(),
+            checks: self.checks,
+            halted: self.halted.clone(),
+        }
+    }
 }
 
 /// When [`Engine::apply`] checks the invariants.
@@ -273,7 +297,7 @@ impl Engine {
             index: LiquidationIndex::new(perp_count),
             tables: Tables::new(&config),
             config: crate::config::ConfigInForce::new(config),
-            state,
+            state: Store::new(state),
             hash_cache: HashCache::default(),
             checks: InvariantChecks::default(),
             halted: None,
@@ -283,8 +307,9 @@ impl Engine {
     /// Applies one command: returns its events and changes the state, or returns why it was
     /// rejected and changes nothing.
     ///
-    /// The command runs in one place ([`Engine::run_command`]); whatever it returns, the
-    /// invariant check runs after it (every command, unless [`InvariantChecks::Deferred`]).
+    /// The command runs in one place ([`Engine::run_command`]) inside a transaction: when it is
+    /// rejected, every write it made is undone ([`Engine::abort_command`]). Whatever it returns,
+    /// the invariant check runs after it (every command, unless [`InvariantChecks::Deferred`]).
     /// A broken invariant halts the engine: this and every later command is refused with
     /// [`Rejection::InvariantBroken`] (code 130), in release builds as in debug builds.
     ///
@@ -294,24 +319,67 @@ impl Engine {
         if let Some(violation) = &self.halted {
             return Err(Rejection::invariant_broken(violation));
         }
+        if self.state.is_open() {
+            // A command panicked half-way and the caller went on: undo it first.
+            self.abort_command();
+        }
+        self.state.begin();
         let result = self.run_command(command);
+        match &result {
+            Ok(_) => self.state.commit(),
+            Err(_) => self.abort_command(),
+        }
         if self.checks == InvariantChecks::EveryCommand {
             self.verify_invariants()?;
         }
         result
     }
 
-    /// Dispatch, then the waterfalls of deficits the command recorded, then the governance
-    /// sequence. The only caller is [`Engine::apply`], which checks the invariants after it.
+    /// Dispatch, then the facility phase (cash that reached a lending market repays its
+    /// emergency loans), then the waterfalls of deficits the command recorded, then the
+    /// governance sequence. The only caller is [`Engine::apply`], which opens the transaction
+    /// and checks the invariants after it.
     fn run_command(&mut self, command: &Command) -> Result<Vec<Event>, Rejection> {
         let mut events = self.dispatch(command)?;
+        self.repay_facilities(&mut events)?;
         // Deficits recorded by the command walk their markets' waterfalls once it has committed,
         // so a layer never sees a half-applied command.
         self.settle_queued_waterfalls(&mut events)?;
         if self.config.governance.is_some() {
-            self.state.governance.sequence = self.state.governance.sequence.saturating_add(1);
+            self.state.set_sequence(self.state.governance.sequence.saturating_add(1));
         }
         Ok(events)
+    }
+
+    /// Undoes every write of the command in progress: the state, the liquidation index, the
+    /// hash cache and the configuration are exactly as before the command.
+    ///
+    /// `apply` calls this when the command is rejected; it is public (hidden) for the
+    /// fault-injection test, which stops a command in the middle with [`Engine::inject_fault`].
+    #[doc(hidden)]
+    pub fn abort_command(&mut self) {
+        let mut derived = Derived {
+            index: &mut self.index,
+            hash_cache: &mut self.hash_cache,
+            config: &mut self.config,
+            tables: &mut self.tables,
+        };
+        self.state.rollback(&mut derived);
+        self.state.commit();
+    }
+
+    /// Test hook: the `nth` recorded write from now (1 is the next) panics before it changes
+    /// anything; the caller catches the panic and calls [`Engine::abort_command`].
+    #[doc(hidden)]
+    pub fn inject_fault(&mut self, nth: usize) {
+        self.state.inject_fault(nth);
+    }
+
+    /// Test hook: how many writes the last command recorded.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn last_command_writes(&self) -> usize {
+        self.state.writes()
     }
 
     /// Checks the invariants now (callers with [`InvariantChecks::Deferred`] call this after
@@ -503,22 +571,20 @@ impl Engine {
             let (before, after) = (balance(self.state.accounts.get(&id)), balance(Some(&account)));
             self.governance_on_commit(id, before, after);
         }
-        let old = self.state.accounts.get(&id);
-        let totals = &mut self.state.totals;
-        if let Some(old) = old {
-            add_account_to_totals(totals, old, -1);
-        }
-        add_account_to_totals(totals, &account, 1);
-        let old_entry = old.map(|old| old.index_entry).unwrap_or_default();
-        let new_entry = self.index.entry_for(&self.tables, &account);
-        self.index.replace(id, old_entry, new_entry);
-        account.index_entry = new_entry;
-        self.index.update_holders(&mut self.state.perps, id, old, &account);
+        account.index_entry = self.index.entry_for(&self.tables, &account);
         debug_assert!(account.holdings.iter().all(|holding| !holding.balance.is_negative()));
         debug_assert!(account.holdings.iter().all(|holding| !holding.debt_shares.is_negative()));
         debug_assert!(account.holdings.iter().all(|holding| !holding.supply_shares.is_negative()));
+        self.state.put_account(id, account, &mut self.index);
         self.hash_cache.mark_dirty(id);
-        self.state.accounts.insert(id, account);
+    }
+
+    /// Puts a new configuration in force (governance) and rebuilds its tables; the one it
+    /// replaces is recorded so a rejected command restores it.
+    pub(crate) fn install_config(&mut self, venue: VenueConfig) {
+        self.state.record_config(&self.config, &self.tables);
+        self.tables = Tables::new(&venue);
+        self.config.replace(venue);
     }
 
     /// The lending market of an asset, or [`Rejection::UnknownLendingMarket`].
@@ -533,7 +599,7 @@ impl Engine {
 
     /// Writes a lending market back.
     pub(crate) fn commit_lending(&mut self, asset: AssetId, market: LendingMarket) {
-        if let Some(slot) = self.state.lending.get_mut(asset.index()) {
+        if let Some(slot) = self.state.lending_mut(asset.index()) {
             *slot = Some(market);
         }
     }
@@ -572,7 +638,7 @@ impl Engine {
     /// which breaks I1 (conservation); the next command halts the engine.
     #[doc(hidden)]
     pub fn inject_conservation_fault(&mut self) {
-        if let Some(fee) = self.state.fees.first_mut() {
+        if let Some(fee) = self.state.unrecorded().fees.first_mut() {
             *fee = fee.checked_add(Amount::from_raw(1)).expect("one raw unit more fits");
         }
     }
@@ -595,7 +661,7 @@ mod tests {
         let mut engine = Engine::new(config).expect("the example venue validates");
         let open = Command::OpenAccount { account: AccountId(1), kind: AccountKind::Regular };
         assert!(engine.apply(&open).is_ok());
-        engine.state.fees[0] = Amount::from_raw(1);
+        engine.state.unrecorded().fees[0] = Amount::from_raw(1);
         engine
     }
 

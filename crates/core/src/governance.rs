@@ -10,7 +10,7 @@
 
 use crate::command::Command;
 use crate::config::{ConfigError, VenueConfig};
-use crate::engine::{Engine, Tables};
+use crate::engine::Engine;
 use crate::event::Event;
 use crate::ids::{AccountId, AssetId};
 use crate::rejection::Rejection;
@@ -362,7 +362,7 @@ impl Engine {
         if delta == 0 {
             return;
         }
-        let governance = &mut self.state.governance;
+        let governance = self.state.governance_mut();
         let delegate = governance.delegate_of(id);
         let sequence = governance.sequence;
         governance.add_power(delegate, delta, sequence);
@@ -425,7 +425,7 @@ impl Engine {
         let holder = self.load_account(account)?;
         self.load_account(to)?;
         let balance = holder.holdings.get(token.index()).map_or(0, |holding| holding.balance.raw());
-        let governance = &mut self.state.governance;
+        let governance = self.state.governance_mut();
         let old = governance.delegate_of(account);
         let sequence = governance.sequence;
         if old != to {
@@ -479,7 +479,7 @@ impl Engine {
             eta: 0,
         };
         let ends_at = self.state.now.saturating_add(config.voting_secs);
-        let governance = &mut self.state.governance;
+        let governance = self.state.governance_mut();
         governance.proposals.insert(id, proposal);
         governance.next_proposal = id.saturating_add(1);
         Ok(vec![Event::ProposalCreated { proposal: id, proposer, supply, ends_at }])
@@ -516,7 +516,7 @@ impl Engine {
         let slot = if support { &mut proposal.votes_for } else { &mut proposal.votes_against };
         *slot = slot.checked_add(power).map_err(overflow)?;
         proposal.voters.insert(voter);
-        self.state.governance.proposals.insert(id, proposal);
+        self.state.governance_mut().proposals.insert(id, proposal);
         Ok(vec![Event::VoteCast { proposal: id, voter, support, power }])
     }
 
@@ -546,7 +546,7 @@ impl Engine {
         proposal.status = ProposalStatus::Queued;
         proposal.eta = self.state.now.saturating_add(config.timelock_secs);
         let eta = proposal.eta;
-        self.state.governance.proposals.insert(id, proposal);
+        self.state.governance_mut().proposals.insert(id, proposal);
         Ok(vec![Event::ProposalQueued { proposal: id, eta }])
     }
 
@@ -577,22 +577,14 @@ impl Engine {
             return Err(Rejection::ProposalExpired { proposal: id, expires_at });
         }
         if proposal.actions.iter().any(Action::works_on_engine) {
-            // Actions that go through other modules' handlers write the engine as they go:
-            // a copy of the whole engine is restored if any later action (or the final
-            // validation) fails, so the execution stays atomic.
-            let backup = self.clone();
-            return match self.execute_in_place(&config, id, &proposal) {
-                Ok(mut events) => {
-                    proposal.status = ProposalStatus::Executed;
-                    self.state.governance.proposals.insert(id, proposal);
-                    events.push(Event::ProposalExecuted { proposal: id });
-                    Ok(events)
-                }
-                Err(rejection) => {
-                    *self = backup;
-                    Err(rejection)
-                }
-            };
+            // Actions that go through other modules' handlers write the engine as they go; if
+            // any later action (or the final validation) fails, `apply` undoes the writes with
+            // the rest of the command (crate::store), so the execution stays atomic.
+            let mut events = self.execute_in_place(&config, id, &proposal)?;
+            proposal.status = ProposalStatus::Executed;
+            self.state.governance_mut().proposals.insert(id, proposal);
+            events.push(Event::ProposalExecuted { proposal: id });
+            return Ok(events);
         }
         // Atomic: every action is applied to copies, then everything is committed at once.
         let mut venue = (*self.config).clone();
@@ -606,11 +598,10 @@ impl Engine {
             .validate()
             .map_err(|error| invalid(format!("the new configuration is invalid: {error}")))?;
         proposal.status = ProposalStatus::Executed;
-        self.state.governance.proposals.insert(id, proposal);
-        self.state.net = net;
+        self.state.governance_mut().proposals.insert(id, proposal);
+        *self.state.net_mut() = net;
         if venue != *self.config {
-            self.tables = Tables::new(&venue);
-            self.config.replace(venue);
+            self.install_config(venue);
         }
         events.push(Event::ProposalExecuted { proposal: id });
         Ok(events)
@@ -658,10 +649,9 @@ impl Engine {
                     let mut venue = (*self.config).clone();
                     let mut net = self.state.net.clone();
                     self.apply_action(&mut venue, &mut net, action, &mut events)?;
-                    self.state.net = net;
+                    *self.state.net_mut() = net;
                     if venue != *self.config {
-                        self.tables = Tables::new(&venue);
-                        self.config.replace(venue);
+                        self.install_config(venue);
                     }
                 }
             }
@@ -993,7 +983,7 @@ impl Engine {
             self.check_status(id, &proposal, ProposalStatus::Active)?;
         }
         proposal.status = ProposalStatus::Cancelled;
-        self.state.governance.proposals.insert(id, proposal);
+        self.state.governance_mut().proposals.insert(id, proposal);
         Ok(vec![Event::ProposalCancelled { proposal: id }])
     }
 
@@ -1010,7 +1000,7 @@ impl Engine {
         let mut proposal = self.proposal(id)?;
         self.check_status(id, &proposal, ProposalStatus::Queued)?;
         proposal.status = ProposalStatus::Vetoed;
-        self.state.governance.proposals.insert(id, proposal);
+        self.state.governance_mut().proposals.insert(id, proposal);
         Ok(vec![Event::ProposalVetoed { proposal: id }])
     }
 
@@ -1024,7 +1014,7 @@ impl Engine {
         if self.is_paused(asset) {
             return Err(invalid("the asset is already paused".to_owned()));
         }
-        if let Some(slot) = self.state.net.paused.get_mut(asset.index()) {
+        if let Some(slot) = self.state.net_mut().paused.get_mut(asset.index()) {
             *slot = true;
         }
         Ok(vec![Event::GovernancePaused { asset }])

@@ -27,6 +27,7 @@ pub mod rejection;
 pub mod script;
 pub mod snapshot;
 pub mod state_hash;
+mod store;
 pub mod venue;
 
 pub use account::{Account, AssetHolding};

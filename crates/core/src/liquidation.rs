@@ -219,7 +219,6 @@ impl Engine {
         self.set_fees(order.collateral, fees);
         if let Some((asset, market)) = repaid_market {
             self.commit_lending(asset, market);
-            self.repay_facility_from_cash(asset, &mut events)?;
         }
         self.commit_account(keeper_id, keeper);
         self.record_deficits_if_bankrupt(id, &mut account, &mut events)?;
@@ -602,8 +601,8 @@ impl Engine {
             top,
             started_at: self.state.now,
         };
-        self.state.auctions.insert(auction_id, auction);
-        self.state.next_auction = next;
+        self.state.put_auction(auction_id, Some(auction));
+        self.state.set_next_auction(next);
         self.commit_lending(debt, market);
         self.commit_account(id, account);
         Ok(vec![Event::AuctionStarted {
@@ -723,16 +722,15 @@ impl Engine {
         }
         self.set_fees(auction.debt, fees);
         self.commit_lending(auction.debt, market);
-        self.repay_facility_from_cash(auction.debt, &mut events)?;
         self.commit_account(keeper_id, keeper);
         match account {
             Some(mut account) => {
-                self.state.auctions.remove(&auction_id);
+                self.state.put_auction(auction_id, None);
                 self.record_deficits_if_bankrupt(auction.account, &mut account, &mut events)?;
                 self.commit_account(auction.account, account);
             }
             None => {
-                self.state.auctions.insert(auction_id, auction);
+                self.state.put_auction(auction_id, Some(auction));
             }
         }
         Ok(events)
@@ -810,7 +808,7 @@ impl Engine {
             .map_err(Rejection::from_money("auction reset"))?;
         auction.started_at = self.state.now;
         let top = auction.top;
-        self.state.auctions.insert(auction_id, auction);
+        self.state.put_auction(auction_id, Some(auction));
         Ok(vec![Event::AuctionReset { auction: auction_id, top }])
     }
 

@@ -67,7 +67,7 @@ impl Engine {
             self.commit_lending(asset, market);
         }
         self.commit_facilities(facilities);
-        self.state.now = now;
+        self.state.set_now(now);
         Ok(events)
     }
 
@@ -87,8 +87,9 @@ impl Engine {
             // The oracle breaker may pause the asset instead (backstop::breaker).
             return self.pause_on_move(asset, before.price, price, refusal);
         }
-        if let Some(entry) = self.state.prices.get_mut(asset.index()) {
-            *entry = PriceEntry { price, updated_at: self.state.now };
+        let updated_at = self.state.now;
+        if let Some(entry) = self.state.price_mut(asset.index()) {
+            *entry = PriceEntry { price, updated_at };
         }
         Ok(vec![Event::PriceSet { asset, before: before.price, after: price }])
     }

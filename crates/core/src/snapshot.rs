@@ -170,7 +170,7 @@ impl Engine {
         let engine = Engine {
             config: crate::config::ConfigInForce::new(config),
             tables,
-            state,
+            state: crate::store::Store::new(state),
             index,
             hash_cache,
             checks: crate::engine::InvariantChecks::default(),

@@ -450,14 +450,15 @@ fn deficit_cover_repays_the_facility_and_socialisation_writes_off_the_rest() {
         .collect();
     assert_eq!(
         facility_events,
+        // The handler's events first, then the facility phase of `apply`, then the waterfall.
         vec![
-            &repaid("5000", "2000"),
             &Event::DeficitRecorded {
                 market: MarketRef::Lending(USDC),
                 account: AccountId(BORROWER),
                 amount: amount("3000"),
                 deficit_after: amount("3000"),
             },
+            &repaid("5000", "2000"),
             &Event::LayerPaid {
                 market: MarketRef::Lending(USDC),
                 layer: "offset:treasury".into(),

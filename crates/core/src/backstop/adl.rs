@@ -166,14 +166,9 @@ impl Engine {
         if !equity.is_negative() {
             return Ok(None);
         }
-        // Layer payments write the safety net and fees as they go: keep a copy to undo them if
-        // anything later refuses (accounts and markets are only written at the end).
-        let saved = (self.state.net.clone(), self.state.fees.clone());
-        let result = self.resolve_bankruptcy(request, &layer, equity);
-        if result.is_err() {
-            (self.state.net, self.state.fees) = saved;
-        }
-        result.map(Some)
+        // Layer payments write the safety net and fees as they go; if anything later refuses,
+        // `apply` undoes them with the rest of the command.
+        self.resolve_bankruptcy(request, &layer, equity).map(Some)
     }
 
     fn resolve_bankruptcy(
@@ -271,7 +266,7 @@ impl Engine {
         layer: &str,
         amount: Amount,
     ) -> Result<(), Rejection> {
-        let recognized = self.state.net.recognized.entry(market).or_default();
+        let recognized = self.state.net_mut().recognized.entry(market).or_default();
         *recognized =
             recognized.checked_add(amount).map_err(Rejection::from_money("recognised deficit"))?;
         self.record_payment(market, layer, amount);

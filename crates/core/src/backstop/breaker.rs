@@ -147,7 +147,7 @@ impl Engine {
 
     /// Writes a new status and reports it when it (or who set it) changed.
     fn set_status_state(&mut self, status: VenueStatus, by_admin: bool) -> Vec<Event> {
-        let net = &mut self.state.net;
+        let net = self.state.net_mut();
         let before = (net.status, net.status_by_admin);
         net.status = status;
         net.status_by_admin = by_admin;
@@ -275,7 +275,7 @@ impl Engine {
         }
         let slot = self
             .state
-            .net
+            .net_mut()
             .paused
             .get_mut(asset.index())
             .ok_or(Rejection::UnknownAsset { asset })?;
@@ -289,7 +289,7 @@ impl Engine {
         if !self.is_paused(asset) {
             return Err(Rejection::AssetNotPaused { asset });
         }
-        if let Some(slot) = self.state.net.paused.get_mut(asset.index()) {
+        if let Some(slot) = self.state.net_mut().paused.get_mut(asset.index()) {
             *slot = false;
         }
         Ok(vec![Event::AssetUnpaused { asset }])

@@ -138,10 +138,10 @@ impl Engine {
         // Losses recognised before the term are not covered.
         state.recognized_seen = self.state.net.recognized.clone();
         // Everything checked: write.
-        if let Some(slot) = self.state.net.funds.get_mut(fund_index) {
+        if let Some(slot) = self.state.net_mut().funds.get_mut(fund_index) {
             *slot = fund_state;
         }
-        if let Some(slot) = self.state.net.covers.get_mut(index) {
+        if let Some(slot) = self.state.net_mut().covers.get_mut(index) {
             *slot = state;
         }
         self.set_external(asset, external);
@@ -176,7 +176,7 @@ impl Engine {
         let seen = state.recognized_seen.insert(market, recognized).unwrap_or_default();
         if self.state.now >= state.term_end {
             // Out of term: the loss passes the cover uncounted (and is never counted later).
-            if let Some(slot) = self.state.net.covers.get_mut(index) {
+            if let Some(slot) = self.state.net_mut().covers.get_mut(index) {
                 *slot = state;
             }
             return Ok(());
@@ -192,7 +192,7 @@ impl Engine {
         let capacity = config.limit.saturating_sub_to_zero(state.paid).saturating_sub_to_zero(open);
         let amount = excess.min(capacity).min(remaining);
         state.losses_reached = after;
-        if let Some(slot) = self.state.net.covers.get_mut(index) {
+        if let Some(slot) = self.state.net_mut().covers.get_mut(index) {
             *slot = state;
         }
         if !amount.is_positive() {
@@ -200,16 +200,11 @@ impl Engine {
         }
         self.move_deficit_to_pending(market, amount)?;
         let claim = self.state.net.next_id;
-        self.state.net.next_id = claim.saturating_add(1);
-        self.state.net.claims.insert(
+        let opened_at = self.state.now;
+        self.state.net_mut().next_id = claim.saturating_add(1);
+        self.state.net_mut().claims.insert(
             claim,
-            CoverClaim {
-                cover: index,
-                market,
-                amount,
-                opened_at: self.state.now,
-                layer_position: position,
-            },
+            CoverClaim { cover: index, market, amount, opened_at, layer_position: position },
         );
         events.push(Event::CoverClaimOpened {
             claim,
@@ -260,7 +255,7 @@ impl Engine {
         state.paid = state.paid.checked_add(amount).map_err(&overflow)?;
         let returned = claim.amount.checked_sub(amount).map_err(&overflow)?;
         // Everything checked: write.
-        self.state.net.claims.remove(&claim_id);
+        self.state.net_mut().claims.remove(&claim_id);
         let mut events = vec![Event::CoverClaimSettled {
             claim: claim_id,
             cover: name,
@@ -277,7 +272,7 @@ impl Engine {
                 self.deficit_of(claim.market).checked_add(returned).map_err(&overflow)?;
             events.push(Event::LayerPaid { market: claim.market, layer, amount, remaining });
         }
-        if let Some(slot) = self.state.net.covers.get_mut(claim.cover) {
+        if let Some(slot) = self.state.net_mut().covers.get_mut(claim.cover) {
             *slot = state;
         }
         // Cash that reaches a lending market repays an emergency loan first.
@@ -295,7 +290,7 @@ impl Engine {
                     continue;
                 }
                 let later = self.cover_index(&later)?;
-                if let Some(cover) = self.state.net.covers.get_mut(later)
+                if let Some(cover) = self.state.net_mut().covers.get_mut(later)
                     && let Some(seen) = cover.recognized_seen.get_mut(&claim.market)
                 {
                     *seen = seen.saturating_sub_to_zero(returned);

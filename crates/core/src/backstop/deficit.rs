@@ -100,9 +100,9 @@ impl Engine {
             let market = PerpMarketId::from_index(index);
             let loss = quote.checked_neg().map_err(&overflow)?;
             let state =
-                self.state.perps.get_mut(index).ok_or(Rejection::UnknownPerpMarket { market })?;
-            state.deficit = state.deficit.checked_add(loss).map_err(&overflow)?;
-            let deficit_after = state.deficit;
+                self.state.perp_mut(index).ok_or(Rejection::UnknownPerpMarket { market })?;
+            *state.deficit = state.deficit.checked_add(loss).map_err(&overflow)?;
+            let deficit_after = *state.deficit;
             if let Some(position) = account.positions.get_mut(index) {
                 position.quote = Amount::ZERO;
             }

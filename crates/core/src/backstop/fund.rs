@@ -63,7 +63,7 @@ impl Engine {
         fund.balance = fund.balance.checked_sub(paid).map_err(&overflow)?;
         fund.period_paid = fund.period_paid.checked_add(paid).map_err(&overflow)?;
         fund.paid_by_market.insert(market, paid_to_market.checked_add(paid).map_err(&overflow)?);
-        if let Some(slot) = self.state.net.funds.get_mut(index) {
+        if let Some(slot) = self.state.net_mut().funds.get_mut(index) {
             *slot = fund;
         }
         Ok(paid)
@@ -83,7 +83,7 @@ impl Engine {
             .ok_or_else(|| Rejection::UnknownLayer { layer: name.to_owned() })?;
         let balance = self.state.net.offsets.get(index).copied().unwrap_or_default();
         let paid = remaining.min(balance);
-        if let Some(slot) = self.state.net.offsets.get_mut(index) {
+        if let Some(slot) = self.state.net_mut().offsets.get_mut(index) {
             *slot = balance.checked_sub(paid).map_err(Rejection::from_money("offset payment"))?;
         }
         Ok(paid)
@@ -192,9 +192,9 @@ impl Engine {
         if let Some(market) = market_after {
             self.commit_lending(asset, market);
         }
-        self.state.net.funds = funds;
+        self.state.net_mut().funds = funds;
         if let (Some(index), Some(assets)) = (pool_index, pool_assets)
-            && let Some(pool) = self.state.net.staker_pools.get_mut(index)
+            && let Some(pool) = self.state.net_mut().staker_pools.get_mut(index)
         {
             pool.assets = assets;
         }
@@ -265,7 +265,7 @@ impl Engine {
                     .get(index)
                     .expect("fund indices come from the validated config");
                 let balance = fund.balance.checked_add(amount).map_err(&overflow)?;
-                if let Some(fund) = self.state.net.funds.get_mut(index) {
+                if let Some(fund) = self.state.net_mut().funds.get_mut(index) {
                     fund.balance = balance;
                 }
             }
@@ -279,7 +279,7 @@ impl Engine {
                     .unwrap_or_default()
                     .checked_add(amount)
                     .map_err(&overflow)?;
-                if let Some(slot) = self.state.net.offsets.get_mut(index) {
+                if let Some(slot) = self.state.net_mut().offsets.get_mut(index) {
                     *slot = balance;
                 }
             }
@@ -321,7 +321,7 @@ impl Engine {
         let to_deficit = remaining.min(self.deficit_of(market));
         if to_deficit.is_positive() {
             self.cover_deficit(market, to_deficit)?;
-            let covered = self.state.net.recovered_to_deficit.entry(market).or_default();
+            let covered = self.state.net_mut().recovered_to_deficit.entry(market).or_default();
             *covered = covered.checked_add(to_deficit).map_err(&overflow)?;
             remaining = remaining.checked_sub(to_deficit).map_err(&overflow)?;
             events.push(Event::RecoveryReturned {
@@ -339,13 +339,10 @@ impl Engine {
                 amount: remaining,
             });
         }
-        self.state.net.payments.insert(market, payments);
+        self.state.net_mut().payments.insert(market, payments);
         let external = self.external_after(asset, amount)?;
         self.set_external(asset, external);
         events.insert(0, Event::Recovered { market, amount });
-        if let MarketRef::Lending(lending_asset) = market {
-            self.repay_facility_from_cash(lending_asset, &mut events)?;
-        }
         Ok(events)
     }
 
@@ -363,7 +360,7 @@ impl Engine {
         {
             crate::backstop::layers::LayerRef::Fund(name) => {
                 let index = self.fund_index(&name)?;
-                if let Some(fund) = self.state.net.funds.get_mut(index) {
+                if let Some(fund) = self.state.net_mut().funds.get_mut(index) {
                     fund.balance = fund.balance.checked_add(amount).map_err(&overflow)?;
                 }
             }
@@ -374,7 +371,7 @@ impl Engine {
                     .iter()
                     .position(|offset| offset.name == name)
                     .ok_or_else(|| Rejection::UnknownLayer { layer: layer.to_owned() })?;
-                if let Some(slot) = self.state.net.offsets.get_mut(index) {
+                if let Some(slot) = self.state.net_mut().offsets.get_mut(index) {
                     *slot = slot.checked_add(amount).map_err(&overflow)?;
                 }
             }
@@ -393,7 +390,7 @@ impl Engine {
                     self.external_after(asset, amount.checked_neg().map_err(&overflow)?)?;
                 self.set_external(asset, external);
                 if let Some(index) = self.config.covers.iter().position(|cover| cover.name == name)
-                    && let Some(cover) = self.state.net.covers.get_mut(index)
+                    && let Some(cover) = self.state.net_mut().covers.get_mut(index)
                 {
                     cover.paid = cover.paid.saturating_sub_to_zero(amount);
                 }

@@ -158,16 +158,49 @@ impl Engine {
             });
         }
         market.cash = cash;
-        for (state, balance) in self.state.net.funds.iter_mut().zip(funds) {
+        for (state, balance) in self.state.net_mut().funds.iter_mut().zip(funds) {
             state.balance = balance;
         }
-        self.state.net.facilities = facilities;
+        self.state.net_mut().facilities = facilities;
         Ok(events)
+    }
+
+    /// The facility phase of `Engine::apply`, after the handler and before the waterfalls: every
+    /// lending market with an outstanding loan and cash repays its facilities from that cash.
+    /// Only a handler that brought cash into the market leaves both positive (lending takes
+    /// exactly the shortfall, which the withdrawal then takes out), so this repays exactly where
+    /// the handlers used to repay. Walks (`run_waterfall`, the walk a settled cover claim
+    /// resumes) still repay after each payment, since the repaid fund may pay a later layer.
+    ///
+    /// # Errors
+    /// Overflow.
+    pub(crate) fn repay_facilities(&mut self, events: &mut Vec<Event>) -> Result<(), Rejection> {
+        for index in 0..self.config.liquidity.len() {
+            let Some(asset) = self.facility_asset(index) else { continue };
+            // Each market once, at its first facility (it repays all of them in config order).
+            if (0..index).any(|earlier| self.facility_asset(earlier) == Some(asset)) {
+                continue;
+            }
+            let owes = (index..self.config.liquidity.len()).any(|later| {
+                self.facility_asset(later) == Some(asset)
+                    && self.state.net.facilities.get(later).is_some_and(|f| f.loan.is_positive())
+            });
+            let cash = self.lending_market(asset).map_or(Amount::ZERO, |market| market.cash);
+            if owes && cash.is_positive() {
+                self.repay_facility_from_cash(asset, events)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The lending asset facility `index` lends to (from the tables: no name lookup).
+    fn facility_asset(&self, index: usize) -> Option<AssetId> {
+        self.tables.facility_assets.get(index).copied().flatten()
     }
 
     /// Repays the facilities of the lending market of `asset` from its cash, in config order,
     /// each up to its loan: cash entering a market with an outstanding loan goes to the fund
-    /// first. Call at the end of every handler that brings cash into a lending market.
+    /// first. The facility phase (`repay_facilities`) and the walks call it.
     ///
     /// # Errors
     /// Overflow (before anything is written).
@@ -211,10 +244,10 @@ impl Engine {
             return Ok(());
         }
         self.commit_lending(asset, market);
-        for (state, balance) in self.state.net.funds.iter_mut().zip(funds) {
+        for (state, balance) in self.state.net_mut().funds.iter_mut().zip(funds) {
             state.balance = balance;
         }
-        self.state.net.facilities = facilities;
+        self.state.net_mut().facilities = facilities;
         events.append(&mut repaid);
         Ok(())
     }
@@ -280,7 +313,7 @@ impl Engine {
                 loan_after: facility.loan,
             });
         }
-        self.state.net.facilities = facilities;
+        self.state.net_mut().facilities = facilities;
         events.append(&mut written);
         Ok(())
     }
@@ -356,7 +389,7 @@ impl Engine {
         writes: Vec<(usize, crate::backstop::net::FacilityState)>,
     ) {
         for (index, state) in writes {
-            if let Some(slot) = self.state.net.facilities.get_mut(index) {
+            if let Some(slot) = self.state.net_mut().facilities.get_mut(index) {
                 *slot = state;
             }
         }

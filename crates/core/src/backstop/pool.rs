@@ -281,7 +281,7 @@ impl Engine {
 
     /// Writes a pool's scalars and one staker back; a staker left with nothing is removed.
     fn commit_pool(&mut self, index: usize, head: Head, id: AccountId, staker: Staker) {
-        if let Some(pool) = self.state.net.staker_pools.get_mut(index) {
+        if let Some(pool) = self.state.net_mut().staker_pools.get_mut(index) {
             pool.assets = head.assets;
             pool.shares = head.shares;
             pool.queued_shares = head.queued;
@@ -607,7 +607,7 @@ impl Engine {
             .map_err(&overflow)?;
         self.commit_account(id, account);
         self.commit_pool(index, head, id, staker);
-        if let Some(slot) = self.state.net.minted.get_mut(reward_asset.index()) {
+        if let Some(slot) = self.state.net_mut().minted.get_mut(reward_asset.index()) {
             *slot = minted;
         }
         Ok(vec![Event::StakerRewardsClaimed {
@@ -640,7 +640,7 @@ impl Engine {
             return Ok(Amount::ZERO);
         }
         let assets_after = head.assets.checked_sub(paid).map_err(&overflow)?;
-        if let Some(pool) = self.state.net.staker_pools.get_mut(index) {
+        if let Some(pool) = self.state.net_mut().staker_pools.get_mut(index) {
             pool.assets = assets_after;
         }
         events.push(Event::StakersSlashed {
@@ -663,7 +663,7 @@ impl Engine {
     ) -> Result<(), Rejection> {
         let pool = self
             .state
-            .net
+            .net_mut()
             .staker_pools
             .get_mut(index)
             .ok_or(Rejection::Overflow { context: "pool index" })?;

@@ -102,18 +102,12 @@ impl Engine {
             committed = committed_after;
             self.move_deficit_to_pending(market, bid)?;
             let auction = self.state.net.next_id;
-            self.state.net.next_id = auction.saturating_add(1);
+            let started_at = self.state.now;
+            self.state.net_mut().next_id = auction.saturating_add(1);
             let approved = !config.requires_approval;
-            self.state.net.recap_auctions.insert(
+            self.state.net_mut().recap_auctions.insert(
                 auction,
-                RecapAuction {
-                    market,
-                    bid,
-                    lot,
-                    started_at: self.state.now,
-                    approved,
-                    layer_position: position,
-                },
+                RecapAuction { market, bid, lot, started_at, approved, layer_position: position },
             );
             events.push(Event::RecapAuctionOpened { auction, market, bid, lot, approved });
             left = left.checked_sub(bid).map_err(&overflow)?;
@@ -125,7 +119,7 @@ impl Engine {
     pub(crate) fn approve_recap(&mut self, auction: u64) -> Result<Vec<Event>, Rejection> {
         let state = self
             .state
-            .net
+            .net_mut()
             .recap_auctions
             .get_mut(&auction)
             .ok_or(Rejection::UnknownRecapAuction { auction })?;
@@ -158,7 +152,7 @@ impl Engine {
         let lot_after =
             Self::recap_floor_to_unit(grown, self.cover_recap_unit(token))?.max(state.lot);
         let now = self.state.now;
-        if let Some(slot) = self.state.net.recap_auctions.get_mut(&auction) {
+        if let Some(slot) = self.state.net_mut().recap_auctions.get_mut(&auction) {
             slot.lot = lot_after;
             slot.started_at = now;
         }
@@ -212,14 +206,14 @@ impl Engine {
             .map_err(&overflow)?;
         // Everything checked: write.
         self.commit_account(account, bidder);
-        self.state.net.recap_auctions.remove(&auction);
+        self.state.net_mut().recap_auctions.remove(&auction);
         self.pay_pending(state.market, state.bid)?;
         self.record_payment(state.market, "recap", state.bid);
-        if let Some(slot) = self.state.net.minted.get_mut(token.index()) {
+        if let Some(slot) = self.state.net_mut().minted.get_mut(token.index()) {
             *slot = minted_total;
         }
-        self.state.net.recap_period = (period_start, minted_after);
-        let mut events = vec![
+        self.state.net_mut().recap_period = (period_start, minted_after);
+        Ok(vec![
             Event::RecapFilled { auction, account, market: state.market, bid: state.bid, lot },
             Event::LayerPaid {
                 market: state.market,
@@ -227,11 +221,6 @@ impl Engine {
                 amount: state.bid,
                 remaining: self.deficit_of(state.market),
             },
-        ];
-        // Cash that reaches a lending market repays an emergency loan first.
-        if let crate::ids::MarketRef::Lending(asset) = state.market {
-            self.repay_facility_from_cash(asset, &mut events)?;
-        }
-        Ok(events)
+        ])
     }
 }

@@ -312,7 +312,7 @@ impl Engine {
 
     /// Writes a stability pool back.
     fn commit_stability_pool(&mut self, index: usize, pool: StabilityPoolState) {
-        if let Some(slot) = self.state.net.stability_pools.get_mut(index) {
+        if let Some(slot) = self.state.net_mut().stability_pools.get_mut(index) {
             *slot = pool;
         }
     }

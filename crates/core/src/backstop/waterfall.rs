@@ -49,7 +49,7 @@ impl Engine {
         let mut markets: Vec<MarketRef> = Vec::new();
         for event in events.iter() {
             if let Event::DeficitRecorded { market, amount, .. } = event {
-                let recognized = self.state.net.recognized.entry(*market).or_default();
+                let recognized = self.state.net_mut().recognized.entry(*market).or_default();
                 *recognized = recognized
                     .checked_add(*amount)
                     .map_err(Rejection::from_money("recognised deficit"))?;
@@ -141,10 +141,9 @@ impl Engine {
             MarketRef::Perp(perp) => {
                 let state = self
                     .state
-                    .perps
-                    .get_mut(perp.index())
+                    .perp_mut(perp.index())
                     .ok_or(Rejection::UnknownPerpMarket { market: perp })?;
-                state.deficit = state.deficit.checked_sub(amount).map_err(&overflow)?;
+                *state.deficit = state.deficit.checked_sub(amount).map_err(&overflow)?;
             }
         }
         assert!(!self.deficit_of(market).is_negative(), "a layer paid more than the deficit");
@@ -167,13 +166,12 @@ impl Engine {
             MarketRef::Perp(perp) => {
                 let state = self
                     .state
-                    .perps
-                    .get_mut(perp.index())
+                    .perp_mut(perp.index())
                     .ok_or(Rejection::UnknownPerpMarket { market: perp })?;
-                state.deficit = state.deficit.checked_sub(amount).map_err(&overflow)?;
+                *state.deficit = state.deficit.checked_sub(amount).map_err(&overflow)?;
             }
         }
-        let pending = self.state.net.pending.entry(market).or_default();
+        let pending = self.state.net_mut().pending.entry(market).or_default();
         *pending = pending.checked_add(amount).map_err(&overflow)?;
         Ok(())
     }
@@ -195,10 +193,9 @@ impl Engine {
             MarketRef::Perp(perp) => {
                 let state = self
                     .state
-                    .perps
-                    .get_mut(perp.index())
+                    .perp_mut(perp.index())
                     .ok_or(Rejection::UnknownPerpMarket { market: perp })?;
-                state.deficit = state.deficit.checked_add(amount).map_err(&overflow)?;
+                *state.deficit = state.deficit.checked_add(amount).map_err(&overflow)?;
             }
         }
         Ok(())
@@ -210,11 +207,11 @@ impl Engine {
         market: MarketRef,
         amount: Amount,
     ) -> Result<(), Rejection> {
-        let pending = self.state.net.pending.entry(market).or_default();
+        let pending = self.state.net_mut().pending.entry(market).or_default();
         *pending = pending.checked_sub(amount).map_err(Rejection::from_money("pending deficit"))?;
         assert!(!pending.is_negative(), "pending deficit went negative");
         if pending.is_zero() {
-            self.state.net.pending.remove(&market);
+            self.state.net_mut().pending.remove(&market);
         }
         Ok(())
     }
@@ -242,7 +239,7 @@ impl Engine {
 
     /// Notes that `layer` paid `amount` towards `market`.
     pub(crate) fn record_payment(&mut self, market: MarketRef, layer: &str, amount: Amount) {
-        let payments = self.state.net.payments.entry(market).or_default();
+        let payments = self.state.net_mut().payments.entry(market).or_default();
         match payments.iter_mut().find(|payment| payment.layer == layer) {
             Some(payment) => payment.paid = payment.paid.checked_add(amount).unwrap_or(Amount::MAX),
             None => payments.push(LayerPayment {
@@ -378,10 +375,9 @@ impl Engine {
         let market = MarketRef::Perp(perp);
         let state = self
             .state
-            .perps
-            .get_mut(perp.index())
+            .perp_mut(perp.index())
             .ok_or(Rejection::UnknownPerpMarket { market: perp })?;
-        state.deficit = state.deficit.checked_sub(remaining).map_err(&overflow)?;
+        *state.deficit = state.deficit.checked_sub(remaining).map_err(&overflow)?;
         self.record_payment(market, "socialize", remaining);
         events.push(Event::Socialized {
             market,

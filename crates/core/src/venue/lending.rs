@@ -243,9 +243,7 @@ impl Engine {
         self.require_initial_health(id, &account)?;
         self.commit_lending(asset, market);
         self.commit_account(id, account);
-        let mut events = vec![Event::Supplied { account: id, asset, amount, shares }];
-        self.repay_facility_from_cash(asset, &mut events)?;
-        Ok(events)
+        Ok(vec![Event::Supplied { account: id, asset, amount, shares }])
     }
 
     pub(crate) fn withdraw_supply(
@@ -347,10 +345,7 @@ impl Engine {
         market.debt_shares = market.debt_shares.checked_sub(shares).map_err(&overflow)?;
         self.commit_lending(asset, market);
         self.commit_account(id, account);
-        let mut events =
-            vec![Event::Repaid { account: id, asset, amount: paid, debt_shares: shares }];
-        self.repay_facility_from_cash(asset, &mut events)?;
-        Ok(events)
+        Ok(vec![Event::Repaid { account: id, asset, amount: paid, debt_shares: shares }])
     }
 
     pub(crate) fn accrue_interest_command(

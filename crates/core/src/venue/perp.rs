@@ -232,13 +232,13 @@ impl Engine {
     }
 
     pub(crate) fn set_open_interest(&mut self, market: PerpMarketId, open_interest: Amount) {
-        if let Some(state) = self.state.perps.get_mut(market.index()) {
-            state.open_interest = open_interest;
+        if let Some(state) = self.state.perp_mut(market.index()) {
+            *state.open_interest = open_interest;
         }
     }
 
     pub(crate) fn set_fees(&mut self, asset: AssetId, fees: Amount) {
-        if let Some(slot) = self.state.fees.get_mut(asset.index()) {
+        if let Some(slot) = self.state.fee_mut(asset.index()) {
             *slot = fees;
         }
     }
