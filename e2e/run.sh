@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Browser smoke test of the dashboard: a real `backstop serve` on loopback, fed e2e/setup.json,
-# driven through Debian's chromium by playwright-core. Not part of .ci/run yet (see README.md).
+# driven through Debian's chromium by playwright-core. .ci/run runs it (through .ci/e2e).
 # Needs: apt-get install chromium; (cd e2e && npm ci). Screenshots go to target/e2e/.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 cargo build -q -p backstop-cli
-bin="$root/target/debug/backstop"
+bin="${CARGO_TARGET_DIR:-$root/target}/debug/backstop"
 work="$(mktemp -d)"
 trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 # The example venue with a 1,500-USDC insurance fund in front of the USDC market.

@@ -32,7 +32,7 @@ async function api(path, key, body) {
   return (await fetch(base + path, init)).json();
 }
 
-const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: ["--no-sandbox"] });
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium", args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"] });
 const problems = [];
 async function session(key) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
