@@ -417,6 +417,8 @@ async fn serve(
     };
     let addr = listener.local_addr().map_err(|error| StartError::Bind(config.listen, error))?;
     let state_hash = recovered.engine.state_hash();
+    // The writer checks the invariants once per submission (writer.rs `plan`).
+    recovered.engine.set_invariant_checks(backstop_core::InvariantChecks::Deferred);
     let shared = Arc::new(RwLock::new(Shared {
         engine: recovered.engine,
         head: recovered.head,

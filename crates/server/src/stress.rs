@@ -198,8 +198,11 @@ pub fn run(engine: &Engine, shock: &Shock) -> Result<StressReport, StressError> 
     let keeper = AccountId(
         engine.state().accounts.keys().next_back().map_or(1, |id| id.0.saturating_add(1)),
     );
+    let mut copy = engine.clone();
+    // A what-if is checked after every command, whatever the live engine's setting.
+    copy.set_invariant_checks(backstop_core::InvariantChecks::EveryCommand);
     let mut run = Run {
-        engine: engine.clone(),
+        engine: copy,
         commands: Vec::new(),
         events: Vec::new(),
         rejected: 0,

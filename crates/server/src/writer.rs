@@ -385,6 +385,13 @@ impl Writer {
             keys.push(item.key.clone());
             outcomes.push(outcome);
         }
+        // With `InvariantChecks::Deferred` (the server's setting) the invariants are checked
+        // once per submission, before its batch is sealed; a violation halts the engine.
+        if engine.verify_invariants().is_err() {
+            let violation = engine.halted().map(ToString::to_string).unwrap_or_default();
+            let last = items.len().saturating_sub(1);
+            return Err(Panicked { index: last, command: "batch", broken: Some(violation) });
+        }
         if commands.is_empty() {
             return Ok(Plan::Results { seq: None, slots });
         }
@@ -479,6 +486,7 @@ impl Writer {
         match self.ledger.recover() {
             Ok(mut recovered) => {
                 shared.state_hash = recovered.engine.state_hash();
+                recovered.engine.set_invariant_checks(backstop_core::InvariantChecks::Deferred);
                 shared.engine = recovered.engine;
                 shared.head = recovered.head;
                 self.keys = recovered.keys.into_iter().collect();
@@ -586,6 +594,7 @@ mod tests {
         ledger.initialize(VENUE).expect("genesis");
         let mut recovered = ledger.recover().expect("recovers");
         let state_hash = recovered.engine.state_hash();
+        recovered.engine.set_invariant_checks(backstop_core::InvariantChecks::Deferred);
         let shared = Arc::new(RwLock::new(Shared {
             engine: recovered.engine,
             head: recovered.head,

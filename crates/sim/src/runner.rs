@@ -558,6 +558,9 @@ fn prepare(
     let symbols: Vec<String> = venue.assets.iter().map(|asset| asset.symbol.clone()).collect();
     let mut engine = Engine::new(venue.clone())
         .map_err(|problem| SimError::new(file.clone(), format!("venue: {problem}")))?;
+    // Invariants are checked once per step (`run_path`), not after each of its commands: the
+    // per-command check cost 19 % of a run's instructions (docs/PERFORMANCE.md).
+    engine.set_invariant_checks(backstop_core::InvariantChecks::Deferred);
     // Step-0 prices are fixed by every source, whatever the stream.
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(u64::MAX - 1);
@@ -932,6 +935,12 @@ fn run_path(
     let mut run = PathRun::new(prepared, scenario, path, rng, path < options.trace_paths);
     for step in 0..=scenario.run.steps {
         run.step(step, &prices);
+        run.engine.verify_invariants().map_err(|broken| {
+            SimError::new(
+                scenario.file.display().to_string(),
+                format!("path {path}, step {step}: the engine halted: {broken} (an engine bug)"),
+            )
+        })?;
     }
     Ok(run.finish())
 }
