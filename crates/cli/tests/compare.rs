@@ -21,77 +21,15 @@ fn backstop(args: &[&str], dir: &Path) -> Output {
         .unwrap()
 }
 
-/// A lending venue with a 300 USDC fund; alice's 800 USDC loan on 1 ETH goes bad when ETH is
-/// set to 480 at step 1 (320 USDC deficit: crates/sim/tests/compare.rs works it out).
+/// The simulator's three-account fixture (crates/sim/tests/fixtures/three-accounts): a lending
+/// venue with a 300 USDC fund; alice's 800 USDC loan on 1 ETH goes bad when ETH is set to 480 at
+/// step 1 (320 USDC deficit: crates/sim/tests/compare.rs works it out).
 fn write_scenario(dir: &Path) {
-    let venue = r#"
-[[asset]]
-symbol = "USDC"
-decimals = 6
-[[asset]]
-symbol = "ETH"
-decimals = 18
-[[lending]]
-asset = "USDC"
-collateral_factor = "0.85"
-liquidation_threshold = "0.90"
-liquidation_bonus = "0.05"
-close_factor = "1"
-[lending.rate]
-slope1 = "0"
-kink = "0.9"
-slope2 = "0"
-[[lending]]
-asset = "ETH"
-collateral_factor = "0.80"
-liquidation_threshold = "0.825"
-liquidation_bonus = "0.20"
-[lending.rate]
-slope1 = "0"
-kink = "0.8"
-slope2 = "0"
-[[fund]]
-name = "insurance"
-asset = "USDC"
-[[waterfall]]
-market = "USDC"
-layers = ["fund:insurance", "socialize"]
-"#;
-    let positions =
-        "account,kind,collateral_asset,collateral_amount,debt_asset,debt_amount,market,size
-carol,lender,USDC,10000,,,,
-alice,borrower,ETH,1,USDC,800,,
-bob,borrower,ETH,4,USDC,1000,,
-";
-    let scenario = r#"
-[scenario]
-name = "three-accounts"
-[venue]
-path = "venue.toml"
-[run]
-steps = 2
-step_secs = 3600
-seed = 7
-[[prices.asset]]
-asset = "ETH"
-source = "constant"
-price = 1000.0
-[[population]]
-kind = "csv"
-csv = "positions.csv"
-[[events]]
-kind = "depeg"
-asset = "ETH"
-step = 1
-price = 480.0
-duration_steps = 2
-[[funding]]
-layer = "fund:insurance"
-amount = 300
-"#;
-    std::fs::write(dir.join("venue.toml"), venue).unwrap();
-    std::fs::write(dir.join("positions.csv"), positions).unwrap();
-    std::fs::write(dir.join("three.toml"), scenario).unwrap();
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../sim/tests/fixtures/three-accounts");
+    for file in ["venue.toml", "positions.csv", "three.toml"] {
+        std::fs::copy(fixture.join(file), dir.join(file)).unwrap();
+    }
 }
 
 #[test]

@@ -10,77 +10,14 @@ use backstop_sim::runner::RunOptions;
 /// USDC lent against ETH; ETH's bonus is 20%, so the toxic-spiral guard (no bonus when the
 /// loan-to-value exceeds 1 / 1.2) decides the liquidation below. The scenario's own safety net:
 /// a 300 USDC insurance fund, then suppliers.
-const VENUE: &str = r#"
-[[asset]]
-symbol = "USDC"
-decimals = 6
-[[asset]]
-symbol = "ETH"
-decimals = 18
-[[lending]]
-asset = "USDC"
-collateral_factor = "0.85"
-liquidation_threshold = "0.90"
-liquidation_bonus = "0.05"
-close_factor = "1"
-[lending.rate]
-slope1 = "0"
-kink = "0.9"
-slope2 = "0"
-[[lending]]
-asset = "ETH"
-collateral_factor = "0.80"
-liquidation_threshold = "0.825"
-liquidation_bonus = "0.20"
-[lending.rate]
-slope1 = "0"
-kink = "0.8"
-slope2 = "0"
-[[fund]]
-name = "insurance"
-asset = "USDC"
-[[waterfall]]
-market = "USDC"
-layers = ["fund:insurance", "socialize"]
-"#;
+const VENUE: &str = include_str!("fixtures/three-accounts/venue.toml");
 
 /// Three accounts: carol supplies 10,000 USDC; alice borrows 800 USDC on 1 ETH (at 1,000: the
 /// 80% limit); bob borrows 1,000 USDC on 4 ETH.
-const POSITIONS: &str = "\
-account,kind,collateral_asset,collateral_amount,debt_asset,debt_amount,market,size
-carol,lender,USDC,10000,,,,
-alice,borrower,ETH,1,USDC,800,,
-bob,borrower,ETH,4,USDC,1000,,
-";
+const POSITIONS: &str = include_str!("fixtures/three-accounts/positions.csv");
 
 /// ETH at 1,000, then 480 from step 1 (a depeg event: an exact price).
-const SCENARIO: &str = r#"
-[scenario]
-name = "three-accounts"
-[venue]
-path = "venue.toml"
-[run]
-steps = 2
-step_secs = 3600
-paths = 1
-seed = 7
-[[prices.asset]]
-asset = "ETH"
-source = "constant"
-price = 1000.0
-[[population]]
-kind = "csv"
-csv = "positions.csv"
-[[events]]
-kind = "depeg"
-asset = "ETH"
-step = 1
-price = 480.0
-duration_steps = 2
-[[funding]]
-layer = "fund:insurance"
-amount = 300
-"#;
+const SCENARIO: &str = include_str!("fixtures/three-accounts/three.toml");
 
 fn run(capital: Capital, threads: Option<usize>, paths: Option<u32>) -> CompareResult {
     let dir = common::directory(&[
