@@ -230,11 +230,11 @@ impl Writer {
         for (position, submission) in group.iter().enumerate() {
             match self.plan(&mut shared.engine, &mut building, &submission.items) {
                 Ok(plan) => plans.push(plan),
-                Err(Panicked { index, command, broken: Some(violation) }) => {
+                Err(Panicked { broken: Some(violation), .. }) => {
                     let message = format!(
-                        "command {index} ({command}) of this request broke engine invariant \
-                         {violation} (an engine bug): nothing was written and the writer takes \
-                         no more commands until the server is restarted"
+                        "the commands of this request broke engine invariant {violation} (an \
+                         engine bug): nothing was written and the writer takes no more commands \
+                         until the server is restarted"
                     );
                     eprintln!("backstop-server: {message}; rebuilding the engine from the journal");
                     self.rebuild(&mut shared);
@@ -363,13 +363,6 @@ impl Writer {
                 catch_unwind(AssertUnwindSafe(|| engine.apply(&item.command))).map_err(|_| {
                     Panicked { index: position, command: item.command.name(), broken: None }
                 })?;
-            if let Some(violation) = engine.halted() {
-                return Err(Panicked {
-                    index: position,
-                    command: item.command.name(),
-                    broken: Some(violation.to_string()),
-                });
-            }
             let outcome = Outcome::of(&result);
             let counter = match outcome {
                 Outcome::Applied { .. } => &mut building.counts.applied,
@@ -385,12 +378,13 @@ impl Writer {
             keys.push(item.key.clone());
             outcomes.push(outcome);
         }
-        // With `InvariantChecks::Deferred` (the server's setting) the invariants are checked
-        // once per submission, before its batch is sealed; a violation halts the engine.
+        // The invariants are checked once per submission (the server runs the engine with
+        // `InvariantChecks::Deferred`), before its batch is sealed; a violation, now or found
+        // by a per-command check, halts the engine.
         if engine.verify_invariants().is_err() {
             let violation = engine.halted().map(ToString::to_string).unwrap_or_default();
             let last = items.len().saturating_sub(1);
-            return Err(Panicked { index: last, command: "batch", broken: Some(violation) });
+            return Err(Panicked { index: last, command: "", broken: Some(violation) });
         }
         if commands.is_empty() {
             return Ok(Plan::Results { seq: None, slots });
