@@ -116,11 +116,20 @@ impl Engine {
     /// A copy of the configuration and state that `from_snapshot` turns back into the same engine.
     #[must_use]
     pub fn snapshot(&self) -> EngineSnapshot {
+        let mut snapshot = self.snapshot_to_edit();
+        snapshot.state_hash = Some(crate::state_hash::to_hex(&self.state_hash_from_scratch()));
+        snapshot
+    }
+
+    /// A snapshot without its recorded hash, for a copy that will be edited on purpose (a
+    /// what-if price): skips hashing every account for a hash the edit would void.
+    #[must_use]
+    pub fn snapshot_to_edit(&self) -> EngineSnapshot {
         EngineSnapshot {
             format: SNAPSHOT_FORMAT,
             config: (*self.config).clone(),
             state: self.state.clone(),
-            state_hash: Some(crate::state_hash::to_hex(&self.state_hash_from_scratch())),
+            state_hash: None,
         }
     }
 

@@ -447,8 +447,7 @@ fn open_deficits(engine: &Engine) -> Result<Vec<OpenDeficit>, RiskError> {
 /// # Errors
 /// When the copy does not rebuild.
 pub fn with_price(engine: &Engine, asset: AssetId, price: Price) -> Result<Engine, RiskError> {
-    let mut snapshot = engine.snapshot();
-    snapshot.state_hash = None; // an edited copy: no record vouches for its hash
+    let mut snapshot = engine.snapshot_to_edit();
     if let Some(entry) = snapshot.state.prices.get_mut(asset.index()) {
         entry.price = price;
     }
