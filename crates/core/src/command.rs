@@ -170,8 +170,28 @@ pub enum Command {
         /// Highest price (numeraire per collateral unit) the keeper accepts.
         max_price: Price,
     },
-    /// Restarts a Dutch auction whose time or price limit has passed, from the current oracle.
+    /// Restarts a Dutch auction whose time or price limit has passed, from the current oracle;
+    /// or an English auction that ended with no bid, with a new end (Maker's `tick`).
     ResetAuction {
+        /// Auction.
+        auction: AuctionId,
+    },
+    /// Bids in a running English (tend/dent) auction: `bid` debt asset for `lot` collateral.
+    /// Tend while the standing bid is below the tab (the whole lot, a higher bid); dent once it
+    /// equals the tab (the tab as bid, a smaller lot). The bid is escrowed until outbid or dealt.
+    BidAuction {
+        /// Bidder.
+        bidder: AccountId,
+        /// Auction.
+        auction: AuctionId,
+        /// Collateral asked for.
+        lot: Amount,
+        /// Debt asset offered (zero allowed for the first bid).
+        bid: Amount,
+    },
+    /// Settles an English auction whose last bid expired or whose time ran out: the lot goes
+    /// to the highest bidder, unraised debt becomes a deficit.
+    DealAuction {
         /// Auction.
         auction: AuctionId,
     },
@@ -477,6 +497,8 @@ impl Command {
             Command::Liquidate { .. } => "liquidate",
             Command::TakeAuction { .. } => "take_auction",
             Command::ResetAuction { .. } => "reset_auction",
+            Command::BidAuction { .. } => "bid_auction",
+            Command::DealAuction { .. } => "deal_auction",
             Command::SettleRevenue { .. } => "settle_revenue",
             Command::Donate { .. } => "donate",
             Command::Recover { .. } => "recover",

@@ -145,6 +145,27 @@ pub enum LiquidationMode {
         /// Name of the `[[stability_pool]]`.
         pool: String,
     },
+    /// The collateral is sold in an ascending-bid (tend/dent) auction (Maker Flip, 2020).
+    EnglishAuction(EnglishAuctionConfig),
+}
+
+/// Parameters of the English (tend/dent) collateral auction, Maker's Flipper of 2020.
+///
+/// Maker's code defaults (docs.makerdao.com, "Flipper - Detailed Documentation"): `beg` 5%,
+/// `ttl` 3 h, `tau` 2 d; ETH-A's penalty (`chop`) was 13% (spells config). The values in force on
+/// 12 March 2020 for ETH-A are not in the project's reference: scenarios mark them `assumed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnglishAuctionConfig {
+    /// Minimum bid increase as a multiple (e.g. 1.03): a tend bid must be at least `beg` times
+    /// the standing bid, a dent lot at most the standing lot divided by `beg`.
+    pub beg: Ratio,
+    /// Seconds a bid stands before the auction can be dealt to it (`ttl`).
+    pub ttl_secs: u64,
+    /// Seconds from the kick after which no more bids are taken (`tau`).
+    pub tau_secs: u64,
+    /// Penalty added to the debt to form the auction's tab (e.g. 0.13).
+    pub penalty: Ratio,
 }
 
 /// Parameters of the descending-price (Dutch) auction.
@@ -501,6 +522,11 @@ impl VenueConfig {
                 "dutch_auction is for lending markets; perpetual markets use fixed_bonus or takeover",
             )),
             LiquidationMode::DutchAuction(auction) => validate_auction(path, auction),
+            LiquidationMode::EnglishAuction(_) if !lending => Err(field_error(
+                &format!("{path}.mode"),
+                "english_auction is for lending markets; perpetual markets use fixed_bonus or takeover",
+            )),
+            LiquidationMode::EnglishAuction(auction) => validate_english_auction(path, auction),
             LiquidationMode::StabilityPool { .. } if !lending => {
                 Err(field_error(&format!("{path}.mode"), "stability_pool is for lending markets"))
             }
@@ -588,6 +614,23 @@ fn validate_auction(path: &str, auction: &DutchAuctionConfig) -> Result<(), Conf
         ));
     }
     check_positive_fraction(&format!("{path}.cusp"), auction.cusp)?;
+    check_fraction(&format!("{path}.penalty"), auction.penalty)
+}
+
+fn validate_english_auction(path: &str, auction: &EnglishAuctionConfig) -> Result<(), ConfigError> {
+    if auction.beg <= Ratio::ONE {
+        return Err(field_error(&format!("{path}.beg"), "must be above 1 so each bid improves"));
+    }
+    let ten = Ratio::from_raw(backstop_money::SCALE.saturating_mul(10));
+    if auction.beg > ten {
+        return Err(field_error(&format!("{path}.beg"), "must be at most 10"));
+    }
+    if auction.ttl_secs == 0 {
+        return Err(field_error(&format!("{path}.ttl_secs"), "must be at least 1"));
+    }
+    if auction.tau_secs == 0 {
+        return Err(field_error(&format!("{path}.tau_secs"), "must be at least 1"));
+    }
     check_fraction(&format!("{path}.penalty"), auction.penalty)
 }
 

@@ -184,6 +184,9 @@ pub struct State {
     pub auctions: BTreeMap<AuctionId, Auction>,
     /// Id the next auction will get.
     pub next_auction: u64,
+    /// Running English (tend/dent) auctions; they share the id counter with Dutch auctions.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub english_auctions: BTreeMap<AuctionId, crate::english_auction::EnglishAuction>,
     /// Per asset: deposits from outside minus withdrawals to outside.
     pub external_net: Vec<Amount>,
     /// The safety net's layers.
@@ -260,6 +263,7 @@ impl Engine {
             fees: vec![Amount::ZERO; asset_count],
             auctions: BTreeMap::new(),
             next_auction: 1,
+            english_auctions: BTreeMap::new(),
             external_net: vec![Amount::ZERO; asset_count],
             net: crate::backstop::net::SafetyNet {
                 funds: vec![crate::backstop::net::FundState::default(); config.funds.len()],
@@ -443,7 +447,16 @@ impl Engine {
             Command::TakeAuction { keeper, auction, amount, max_price } => {
                 self.take_auction(keeper, auction, amount, max_price)
             }
+            Command::ResetAuction { auction }
+                if self.state.english_auctions.contains_key(&auction) =>
+            {
+                self.restart_english_auction(auction)
+            }
             Command::ResetAuction { auction } => self.reset_auction(auction),
+            Command::BidAuction { bidder, auction, lot, bid } => {
+                self.bid_english_auction(bidder, auction, lot, bid)
+            }
+            Command::DealAuction { auction } => self.deal_english_auction(auction),
             Command::SettleRevenue { asset } => self.settle_revenue(asset),
             Command::Donate { account, ref layer, amount } => self.donate(account, layer, amount),
             Command::Recover { market, amount } => self.recover(market, amount),

@@ -249,6 +249,69 @@ pub enum Event {
         /// New starting price.
         top: Price,
     },
+    /// An English (tend/dent) auction of an account's collateral started.
+    EnglishAuctionStarted {
+        /// Auction.
+        auction: AuctionId,
+        /// Account liquidated.
+        account: AccountId,
+        /// Keeper who kicked it.
+        keeper: AccountId,
+        /// Collateral asset.
+        collateral: AssetId,
+        /// Debt asset.
+        debt: AssetId,
+        /// Collateral for sale.
+        lot: Amount,
+        /// Debt plus penalty wanted.
+        tab: Amount,
+        /// Time after which no more bids are taken.
+        ends_at: u64,
+    },
+    /// A bid in an English auction stands (its amount escrowed).
+    EnglishAuctionBid {
+        /// Auction.
+        auction: AuctionId,
+        /// Bidder.
+        bidder: AccountId,
+        /// Collateral asked for.
+        lot: Amount,
+        /// Debt asset offered.
+        bid: Amount,
+        /// Whether it is a dent bid (tab covered, lot decreasing).
+        dent: bool,
+        /// Time the bid expires.
+        expires_at: u64,
+    },
+    /// An outbid bidder got its escrow back.
+    EnglishAuctionRefunded {
+        /// Auction.
+        auction: AuctionId,
+        /// Outbid bidder.
+        bidder: AccountId,
+        /// Debt asset returned.
+        amount: Amount,
+    },
+    /// An English auction was settled to its highest bidder.
+    EnglishAuctionDealt {
+        /// Auction.
+        auction: AuctionId,
+        /// Highest bidder, who receives the lot.
+        winner: AccountId,
+        /// Collateral delivered.
+        lot: Amount,
+        /// Winning bid (debt asset), zero included.
+        bid: Amount,
+        /// Debt the bid did not cover (a deficit, or back on the account if still backed).
+        unraised: Amount,
+    },
+    /// An English auction that ended with no bid restarted with a new end.
+    EnglishAuctionRestarted {
+        /// Auction.
+        auction: AuctionId,
+        /// New end.
+        ends_at: u64,
+    },
     /// An auction ended.
     AuctionEnded {
         /// Auction.

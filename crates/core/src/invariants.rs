@@ -62,6 +62,15 @@ impl Engine {
             {
                 held = held.wrapping_add(auction.lot.raw());
             }
+            // English auctions hold their lot and escrow their highest bid.
+            for auction in self.state.english_auctions.values() {
+                if auction.collateral == asset {
+                    held = held.wrapping_add(auction.lot.raw());
+                }
+                if auction.debt == asset {
+                    held = held.wrapping_add(auction.bid.raw());
+                }
+            }
             for (market_index, market) in self.state.perps.iter().enumerate() {
                 if self.tables.perp_assets.get(market_index).map(|pair| pair.1) == Some(asset) {
                     let quote = totals.perp_quote.get(market_index).copied().unwrap_or(0);
@@ -313,6 +322,19 @@ impl Engine {
                 );
             }
         }
+        for (id, auction) in &self.state.english_auctions {
+            if auction.lot.is_negative()
+                || auction.bid.is_negative()
+                || auction.owed.is_negative()
+                || auction.owed > auction.tab
+                || auction.bid > auction.tab
+            {
+                return violation(
+                    2,
+                    format!("english auction {}: negative lot/bid, owed or bid above tab", id.0),
+                );
+            }
+        }
         Ok(())
     }
 
@@ -409,6 +431,12 @@ impl Engine {
                 .values()
                 .filter(|auction| auction.debt.index() == index)
                 .fold(0_i128, |sum, auction| sum.wrapping_add(auction.owed.raw()));
+            let owed = self
+                .state
+                .english_auctions
+                .values()
+                .filter(|auction| auction.debt.index() == index)
+                .fold(owed, |sum, auction| sum.wrapping_add(auction.owed.raw()));
             if owed != market.auction_debt.raw() {
                 return violation(
                     6,
@@ -457,7 +485,13 @@ impl Engine {
                 );
             }
             let running = u32::try_from(
-                self.state.auctions.values().filter(|auction| auction.account == *id).count(),
+                self.state.auctions.values().filter(|auction| auction.account == *id).count()
+                    + self
+                        .state
+                        .english_auctions
+                        .values()
+                        .filter(|auction| auction.account == *id)
+                        .count(),
             )
             .unwrap_or(u32::MAX);
             if running != account.auctions_running {

@@ -15,6 +15,7 @@ pub mod claims;
 pub mod command;
 pub mod config;
 pub mod engine;
+pub mod english_auction;
 pub mod event;
 pub mod governance;
 pub mod health;

@@ -86,6 +86,10 @@ impl Engine {
                 LiquidationTarget::Debt { debt, collateral },
             ) => self.start_auction(keeper_id, id, account, debt, collateral, &auction),
             (
+                LiquidationMode::EnglishAuction(auction),
+                LiquidationTarget::Debt { debt, collateral },
+            ) => self.kick_english_auction(keeper_id, id, account, (debt, collateral), &auction),
+            (
                 LiquidationMode::StabilityPool { pool },
                 LiquidationTarget::Debt { debt, collateral },
             ) => self.liquidate_to_stability_pool(

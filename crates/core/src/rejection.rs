@@ -654,6 +654,23 @@ pub enum Rejection {
     },
     /// 106: a governance `MintAndAuction` action on a venue without a `[recap]` section.
     RecapNotConfigured,
+    /// 140: the English auction's last bid expired or its time ran out: it can only be dealt.
+    AuctionBiddingOver {
+        /// Auction.
+        auction: AuctionId,
+    },
+    /// 141: an English-auction bid that does not beat the standing one by the rules of its phase.
+    BidTooLow {
+        /// Auction.
+        auction: AuctionId,
+        /// Which rule it broke.
+        reason: &'static str,
+    },
+    /// 142: an English auction with no bid cannot be dealt (restart it with `reset_auction`).
+    AuctionHasNoBid {
+        /// Auction.
+        auction: AuctionId,
+    },
     /// 130: an invariant was broken by a command (a bug); the engine accepts no more commands.
     InvariantBroken {
         /// Invariant number in docs/INVARIANTS.md.
@@ -767,6 +784,9 @@ impl Rejection {
             Rejection::InvalidAction { .. } => 105,
             Rejection::RecapNotConfigured => 106,
             Rejection::InvariantBroken { .. } => 130,
+            Rejection::AuctionBiddingOver { .. } => 140,
+            Rejection::BidTooLow { .. } => 141,
+            Rejection::AuctionHasNoBid { .. } => 142,
         }
     }
 
@@ -867,6 +887,15 @@ impl core::fmt::Display for Rejection {
             }
             Rejection::AuctionPriceAboveLimit { auction, price, max_price } => {
                 write!(f, "auction {} price {price} is above the limit {max_price}", auction.0)
+            }
+            Rejection::AuctionBiddingOver { auction } => {
+                write!(f, "bidding in auction {} is over; it can only be dealt", auction.0)
+            }
+            Rejection::BidTooLow { auction, reason } => {
+                write!(f, "bid refused in auction {}: {reason}", auction.0)
+            }
+            Rejection::AuctionHasNoBid { auction } => {
+                write!(f, "auction {} has no bid to deal; restart it with reset_auction", auction.0)
             }
             Rejection::AuctionStillRunning { auction } => {
                 write!(f, "auction {} does not need a reset", auction.0)

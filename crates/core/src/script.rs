@@ -65,6 +65,8 @@ pub const COMMANDS: &[(&str, &[&str])] = &[
     ),
     ("take_auction", &["keeper", "auction", "amount", "max_price"]),
     ("reset_auction", &["auction"]),
+    ("bid_auction", &["bidder", "auction", "lot", "bid"]),
+    ("deal_auction", &["auction"]),
     ("buy_cover", &["cover", "fund", "term_secs"]),
     ("settle_cover_claim", &["claim", "amount"]),
     ("approve_recap", &["auction"]),
@@ -295,6 +297,19 @@ impl<'a> LineParser<'a> {
                 })
             }
             "reset_auction" => Some(Command::ResetAuction { auction: self.auction()? }),
+            "bid_auction" => {
+                let bidder = self.account("bidder");
+                let auction = self.auction();
+                let lot = self.amount("lot");
+                let bid = self.amount("bid");
+                Some(Command::BidAuction {
+                    bidder: bidder?,
+                    auction: auction?,
+                    lot: lot?,
+                    bid: bid?,
+                })
+            }
+            "deal_auction" => Some(Command::DealAuction { auction: self.auction()? }),
             "buy_cover" => {
                 let cover = self.layer_name("cover");
                 let fund = self.layer_name("fund");

@@ -9,7 +9,7 @@
 
 use crate::config::{ConfigError, VenueConfig};
 use crate::engine::{Engine, State, Tables};
-use crate::ids::{AssetId, MarketRef};
+use crate::ids::{AccountId, AssetId, MarketRef};
 use crate::invariants::Violation;
 use crate::liquidation_index::{IndexEntry, LiquidationIndex};
 use crate::state_hash::HashCache;
@@ -297,6 +297,20 @@ fn check_references(config: &VenueConfig, state: &State) -> Result<(), SnapshotE
         }
         if !state.accounts.contains_key(&auction.account) {
             return Err(inconsistent(field, format!("unknown account {}", auction.account.0)));
+        }
+        if !asset_ok(auction.collateral) || !asset_ok(auction.debt) {
+            return Err(inconsistent(field, "unknown collateral or debt asset".to_owned()));
+        }
+        market(field, MarketRef::Lending(auction.debt))?;
+    }
+    for (id, auction) in &state.english_auctions {
+        let field = format!("state.english_auctions[{}]", id.0);
+        if id.0 >= state.next_auction || state.auctions.contains_key(id) {
+            return Err(inconsistent(field, "id not below next_auction or shared".to_owned()));
+        }
+        let known = |account: &AccountId| state.accounts.contains_key(account);
+        if !known(&auction.account) || !auction.bidder.as_ref().is_none_or(known) {
+            return Err(inconsistent(field, "unknown account or bidder".to_owned()));
         }
         if !asset_ok(auction.collateral) || !asset_ok(auction.debt) {
             return Err(inconsistent(field, "unknown collateral or debt asset".to_owned()));

@@ -139,6 +139,21 @@ fn global_digest(state: &State, config: &[u8; 32], account_sum: [u64; 4]) -> Sta
         }
         hasher.update(auction.started_at.to_le_bytes());
     }
+    // Hashed only when present, so the hash of a venue without English auctions is unchanged.
+    for (id, auction) in &state.english_auctions {
+        hasher.update(b"english");
+        hasher.update(id.0.to_le_bytes());
+        hasher.update(auction.account.0.to_le_bytes());
+        hasher.update(auction.keeper.0.to_le_bytes());
+        hasher.update(auction.collateral.0.to_le_bytes());
+        hasher.update(auction.debt.0.to_le_bytes());
+        for raw in [auction.lot.raw(), auction.tab.raw(), auction.owed.raw(), auction.bid.raw()] {
+            hasher.update(raw.to_le_bytes());
+        }
+        hasher.update(auction.bidder.map_or(u64::MAX, |bidder| bidder.0).to_le_bytes());
+        hasher.update(auction.bid_expires_at.to_le_bytes());
+        hasher.update(auction.ends_at.to_le_bytes());
+    }
     hash_safety_net(&mut hasher, &state.net);
     crate::claims::hash_claims(&mut hasher, &state.claims);
     crate::governance::hash_governance(&mut hasher, &state.governance);

@@ -16,6 +16,7 @@ use crate::backstop::net::SafetyNet;
 use crate::claims::ClaimsState;
 use crate::config::ConfigInForce;
 use crate::engine::{State, Tables, add_account_to_totals};
+use crate::english_auction::EnglishAuction;
 use crate::governance::GovernanceState;
 use crate::ids::{AccountId, AuctionId};
 use crate::liquidation::Auction;
@@ -43,6 +44,8 @@ enum Undo {
     Fee(usize, Amount),
     /// One auction before (`None`: it did not exist).
     Auction(AuctionId, Option<Auction>),
+    /// One English auction before (`None`: it did not exist).
+    EnglishAuction(AuctionId, Option<EnglishAuction>),
     /// `state.next_auction` before.
     NextAuction(u64),
     /// One external-net entry before.
@@ -169,6 +172,10 @@ impl Store {
                 Some(auction) => drop(state.auctions.insert(id, auction)),
                 None => drop(state.auctions.remove(&id)),
             },
+            Undo::EnglishAuction(id, old) => match old {
+                Some(auction) => drop(state.english_auctions.insert(id, auction)),
+                None => drop(state.english_auctions.remove(&id)),
+            },
             Undo::NextAuction(next) => state.next_auction = next,
             Undo::ExternalNet(index, value) => set_at(&mut state.external_net, index, value),
             Undo::Net(net) => state.net = *net,
@@ -264,6 +271,18 @@ impl Store {
             None => self.state.auctions.remove(&id),
         };
         if let Some(Undo::Auction(_, slot)) = self.log.last_mut() {
+            *slot = old;
+        }
+    }
+
+    /// Puts an English auction in place (`None` removes it); the replaced one moves into the log.
+    pub(crate) fn put_english_auction(&mut self, id: AuctionId, auction: Option<EnglishAuction>) {
+        self.record(Undo::EnglishAuction(id, None));
+        let old = match auction {
+            Some(auction) => self.state.english_auctions.insert(id, auction),
+            None => self.state.english_auctions.remove(&id),
+        };
+        if let Some(Undo::EnglishAuction(_, slot)) = self.log.last_mut() {
             *slot = old;
         }
     }

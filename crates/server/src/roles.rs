@@ -122,12 +122,14 @@ fn rule(command: &Command) -> (&'static [Role], Vec<AccountId>) {
             (KEEPER, vec![keeper])
         }
         Command::ResetAuction { .. }
+        | Command::DealAuction { .. }
         | Command::RestartRecap { .. }
         | Command::AccrueInterest { .. }
         | Command::AccrueFunding { .. }
         | Command::SettleRevenue { .. }
         | Command::UpdateStatus {} => (KEEPER, vec![]),
         Command::BidRecap { account, .. } => (KEEPER_USER, vec![account]),
+        Command::BidAuction { bidder, .. } => (KEEPER_USER, vec![bidder]),
         Command::Delegate { account, .. } => (GOVERNANCE_USER, vec![account]),
         Command::Propose { proposer, .. } | Command::Cancel { proposer, .. } => {
             (GOVERNANCE_USER, vec![proposer])
