@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// A scratch directory of its own for each test, holding a copy of the scenario and its venue
-/// laid out as in the repository (`scenarios/…` naming `../examples/maker.toml`).
+/// laid out as in the repository (`scenarios/…` naming `venues/maker-2020.toml`).
 fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("shard-tests").join(name);
     let _ = std::fs::remove_dir_all(&dir);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    for file in ["scenarios/black-thursday-2020.toml", "examples/maker.toml"] {
+    for file in ["scenarios/black-thursday-2020.toml", "scenarios/venues/maker-2020.toml"] {
         let target = dir.join(file);
         std::fs::create_dir_all(target.parent().unwrap()).unwrap();
         std::fs::copy(root.join(file), target).unwrap();

@@ -266,7 +266,7 @@ fn size_prints_the_curve_and_the_chosen_size() {
 }
 
 /// The shipped Black Thursday prints its published outcomes beside the simulated figures, and
-/// summary.json and report.md carry the same table: a miss shows as "below".
+/// summary.json and report.md carry the same table: a miss shows as "below" or "above".
 #[test]
 fn simulate_prints_published_against_simulated() {
     let dir = scratch("published");
@@ -282,19 +282,24 @@ fn simulate_prints_published_against_simulated() {
     };
     assert_eq!(
         line("deficit_created "),
-        "deficit_created 4,000,000 – 6,650,000 1,267,067 DAI below"
+        "deficit_created 4,000,000 – 6,650,000 6,436,150 DAI within"
     );
-    assert_eq!(line("paid:recap "), "paid:recap 5,300,000 767,067 DAI below Flop debt");
+    assert_eq!(line("paid:recap "), "paid:recap 5,300,000 5,936,150 DAI above Flop debt");
+    assert_eq!(line("zero_bid_share "), "zero_bid_share 0.2500 – 0.5000 0.2027 share below");
     let summary = summary_of(&dir.join("out"));
     let rows = summary["published"].as_array().unwrap();
-    assert_eq!(rows.len(), 2);
+    assert_eq!(rows.len(), 4);
     assert_eq!(rows[0]["metric"], "deficit_created");
     assert_eq!(rows[0]["low"], 4_000_000.0);
     assert_eq!(rows[0]["high"], 6_650_000.0);
-    assert_eq!(rows[0]["simulated"], 1_267_067.359_664_588_2);
-    assert_eq!(rows[0]["verdict"], "below");
+    assert_eq!(rows[0]["simulated"], 6_436_150.334_190_998);
+    assert_eq!(rows[0]["verdict"], "within");
     assert_eq!(rows[1]["metric"], "paid:recap");
-    assert_eq!(rows[1]["verdict"], "below");
+    assert_eq!(rows[1]["verdict"], "above");
+    assert_eq!(rows[2]["metric"], "zero_bid_share");
+    assert_eq!(rows[2]["verdict"], "below");
+    assert_eq!(rows[3]["metric"], "tokens_minted");
+    assert_eq!(rows[3]["verdict"], "within");
     let markdown = std::fs::read_to_string(dir.join("out/report.md")).unwrap();
     assert!(markdown.contains("## Published vs simulated"), "{markdown}");
 }

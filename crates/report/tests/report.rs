@@ -37,6 +37,7 @@ fn run() -> RunResult {
                 time_to_recover_secs: (deficit > 0.0).then_some(7_200),
                 loss_beyond: map(&[("fund:main", stakers), ("stakers:safety", 0.0)]),
                 rejections: path % 2,
+                ..PathMetrics::default()
             }
         })
         .collect();

@@ -13,6 +13,7 @@
 //! Floats appear only in statistics and in generated price paths; every amount that enters the
 //! engine is converted to fixed point first ([`convert`]).
 
+pub mod bidders;
 pub mod compare;
 pub mod convert;
 pub mod designs;

@@ -107,6 +107,12 @@ impl Market {
         }
     }
 
+    /// The market price of an asset this step (with impact, before any oracle delay); `None`
+    /// before the first step.
+    pub(crate) fn market_price(&self, asset: usize) -> Option<f64> {
+        self.history.back().and_then(|prices| prices.get(asset)).copied()
+    }
+
     /// Current impact factor of an asset (1: no impact), for tests and traces.
     #[cfg(test)]
     pub(crate) fn factor(&self, asset: usize) -> f64 {

@@ -39,6 +39,16 @@ pub struct PathMetrics {
     /// before it, summed over the markets whose waterfall has the layer (numeraire, at the last
     /// step's prices). Positive means a loss went beyond the layer.
     pub loss_beyond: BTreeMap<String, f64>,
+    /// English collateral auctions dealt.
+    pub auctions_dealt: u32,
+    /// English collateral auctions dealt to a zero bid.
+    pub zero_bid_auctions: u32,
+    /// Share of dealt English auctions won with a zero bid (0–1; 0 without auctions).
+    pub zero_bid_share: f64,
+    /// Governance tokens minted by recapitalisation auctions (token units).
+    pub tokens_minted: f64,
+    /// Transaction costs spent by English-auction bidders (numeraire).
+    pub gas_spent: f64,
     /// Commands the simulator sent during the path that the engine refused (a keeper short of
     /// funds, a price move beyond the oracle guard, a stale price…); they change nothing.
     pub rejections: u32,
@@ -196,7 +206,7 @@ type Getter = fn(&PathMetrics) -> f64;
 #[must_use]
 pub fn summarize(paths: &[PathMetrics]) -> Summary {
     let mut metrics = BTreeMap::new();
-    let scalar: [(&str, Getter); 9] = [
+    let scalar: [(&str, Getter); 13] = [
         ("deficit_created", |path| path.deficit_created),
         ("liquidated_volume", |path| path.liquidated_volume),
         ("liquidations", |path| f64::from(path.liquidations)),
@@ -206,6 +216,10 @@ pub fn summarize(paths: &[PathMetrics]) -> Summary {
         ("socialized", |path| path.socialized),
         ("adl_haircut_max", |path| path.adl_haircut_max),
         ("adl_haircut_total", |path| path.adl_haircut_total),
+        ("auctions_dealt", |path| f64::from(path.auctions_dealt)),
+        ("zero_bid_share", |path| path.zero_bid_share),
+        ("tokens_minted", |path| path.tokens_minted),
+        ("gas_spent", |path| path.gas_spent),
     ];
     for (name, get) in scalar {
         let values: Vec<f64> = paths.iter().map(get).collect();

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// Metrics an `[[expect]]` line may name besides `paid:<layer>` and `loss_beyond:<layer>`: the
 /// per-path figures [`crate::metrics::summarize`] computes.
-pub const METRICS: [&str; 9] = [
+pub const METRICS: [&str; 13] = [
     "deficit_created",
     "liquidated_volume",
     "liquidations",
@@ -17,6 +17,10 @@ pub const METRICS: [&str; 9] = [
     "socialized",
     "adl_haircut_max",
     "adl_haircut_total",
+    "auctions_dealt",
+    "zero_bid_share",
+    "tokens_minted",
+    "gas_spent",
 ];
 
 /// One published outcome: `metric` was between `low` and `high` (`unit`), per `source`.
@@ -142,8 +146,8 @@ pub fn validate(
             ));
         }
         let unit = match expect.metric.as_str() {
-            "liquidations" => Some("count"),
-            "staker_loss_share" => Some("share"),
+            "liquidations" | "auctions_dealt" => Some("count"),
+            "staker_loss_share" | "zero_bid_share" => Some("share"),
             _ => None,
         };
         match unit {

@@ -178,6 +178,7 @@ fn validate_agents(
     venue: &VenueConfig,
     symbols: &[String],
 ) -> Result<(), (String, String)> {
+    crate::bidders::validate(scenario.bidders.as_ref(), venue, symbols)?;
     let keepers = &scenario.keepers;
     let fail = |key: &str, message: String| Err((key.to_owned(), message));
     if keepers.count > crate::market::KEEPER_COUNT_MAX {
@@ -490,6 +491,8 @@ struct Prepared {
     /// For each venue asset, its index in the price path (None: constant 1).
     path_index: Vec<Option<usize>>,
     keepers: Vec<AccountId>,
+    /// Bidders in English collateral auctions (`[bidders]`).
+    bidders: Option<crate::bidders::BidderSetup>,
     /// Funder and recapitalisation bidder.
     funder: AccountId,
     initial_prices: Vec<f64>,
@@ -630,6 +633,13 @@ fn prepare(
         deposit_capital(&mut engine, &file, account, capital, &initial_prices)?;
         keepers.push(account);
     }
+    let bidders = match &scenario.bidders {
+        Some(spec) => {
+            let setup = crate::bidders::setup(spec, &venue, Vec::new());
+            Some(open_bidders(&mut engine, &file, setup, &mut next_id)?)
+        }
+        None => None,
+    };
     let funder = AccountId(next_id);
     prepare_apply(
         &mut engine,
@@ -678,6 +688,7 @@ fn prepare(
         symbols,
         path_index,
         keepers,
+        bidders,
         funder,
         initial_prices,
         staker_assets_value,
@@ -687,6 +698,31 @@ fn prepare(
         recognized_start,
         layers,
     })
+}
+
+/// Opens the bidder accounts, each with its bankroll in every English-auction debt asset.
+fn open_bidders(
+    engine: &mut Engine,
+    file: &str,
+    mut setup: crate::bidders::BidderSetup,
+    next_id: &mut u64,
+) -> Result<crate::bidders::BidderSetup, SimError> {
+    for _ in 0..setup.spec.count {
+        let account = AccountId(*next_id);
+        *next_id = next_id.saturating_add(1);
+        let open = Command::OpenAccount { account, kind: AccountKind::Regular };
+        prepare_apply(engine, file, &open)?;
+        for (index, beg) in setup.beg.iter().enumerate() {
+            let decimals = engine.config().assets.get(index).map_or(18, |asset| asset.decimals);
+            let amount = convert::amount_in_units(setup.spec.bankroll, decimals);
+            if beg.is_some() && amount.is_positive() {
+                let deposit = Command::Deposit { account, asset: asset_id(index), amount };
+                prepare_apply(engine, file, &deposit)?;
+            }
+        }
+        setup.ids.push(account);
+    }
+    Ok(setup)
 }
 
 /// Funds the `[[funding]]` layers (with overrides) from the funder account.
@@ -961,8 +997,10 @@ struct PathRun<'p> {
     recognized: Vec<i128>,
     /// Paid per market and layer (raw, in the market's deficit asset).
     paid_raw: Vec<BTreeMap<String, i128>>,
-    /// Running Dutch auctions: (collateral, debt) asset indices.
+    /// Running Dutch and English auctions: (collateral, debt) asset indices.
     auctions: BTreeMap<u64, (usize, usize)>,
+    /// English-auction bidders' state (won lots to sell, gas spent).
+    bidder_run: crate::bidders::BidderRun,
     /// Step each recapitalisation auction opened in.
     recap_opened: BTreeMap<u64, u32>,
     /// Queued withdrawals of a pool run: (unlock time, staker, pool), completed once due.
@@ -1017,6 +1055,7 @@ impl<'p> PathRun<'p> {
             recognized: prepared.recognized_start.clone(),
             paid_raw: vec![BTreeMap::new(); prepared.markets.len()],
             auctions: BTreeMap::new(),
+            bidder_run: crate::bidders::BidderRun::default(),
             recap_opened: BTreeMap::new(),
             unstakes: BTreeSet::new(),
             slashed_value: 0.0,
@@ -1095,6 +1134,7 @@ impl<'p> PathRun<'p> {
             self.apply(&command);
         }
         self.keepers_act(step);
+        self.bidders_act(step);
         self.settle_cover_claims();
         self.recapitalise(step);
         self.close_step(step);
@@ -1176,6 +1216,16 @@ impl<'p> PathRun<'p> {
                 }
             }
         }
+    }
+
+    /// English-auction bidders act (`crate::bidders`); lots won meanwhile join their queue.
+    fn bidders_act(&mut self, step: u32) {
+        let prepared = self.prepared;
+        let Some(setup) = prepared.bidders.as_ref() else { return };
+        let mut run = std::mem::take(&mut self.bidder_run);
+        crate::bidders::act(self, setup, &mut run, step);
+        let won = std::mem::replace(&mut self.bidder_run, run);
+        self.bidder_run.merge(won);
     }
 
     /// Stakers who ran complete their withdrawals once the cooldown has passed (a refusal, such as
@@ -1282,6 +1332,15 @@ impl<'p> PathRun<'p> {
                 Event::AuctionStarted { auction, collateral, debt, .. } => {
                     self.auctions.insert(auction.0, (collateral.index(), debt.index()));
                 }
+                Event::EnglishAuctionStarted { auction, collateral, debt, .. } => {
+                    self.auctions.insert(auction.0, (collateral.index(), debt.index()));
+                }
+                Event::EnglishAuctionDealt { auction, winner, lot, bid, .. } => {
+                    self.english_dealt(auction.0, *winner, *lot, *bid);
+                }
+                Event::RecapFilled { lot, .. } => {
+                    self.metrics.tokens_minted += convert::to_f64(lot.raw());
+                }
                 Event::AuctionTaken { auction, collateral: bought, paid, .. } => {
                     if let Some((collateral, debt)) = self.auctions.get(&auction.0).copied() {
                         let paid_value = self.value(*paid, debt);
@@ -1331,6 +1390,20 @@ impl<'p> PathRun<'p> {
                 }
                 _ => {}
             }
+        }
+    }
+
+    /// Counts a dealt English auction (and whether it went for zero) and queues its lot for sale.
+    fn english_dealt(&mut self, auction: u64, winner: AccountId, lot: Amount, bid: Amount) {
+        self.metrics.auctions_dealt = self.metrics.auctions_dealt.saturating_add(1);
+        if bid.is_zero() {
+            self.metrics.zero_bid_auctions = self.metrics.zero_bid_auctions.saturating_add(1);
+        }
+        let Some((collateral, debt)) = self.auctions.remove(&auction) else { return };
+        self.metrics.liquidated_volume += self.value(bid, debt);
+        if let Some(setup) = self.prepared.bidders.as_ref() {
+            let assets = (asset_id(collateral), asset_id(debt));
+            self.bidder_run.won(setup, self.step, winner, assets, lot);
         }
     }
 
@@ -1454,6 +1527,11 @@ impl<'p> PathRun<'p> {
     fn finish(mut self) -> (PathMetrics, Option<PathTrace>) {
         let prepared = self.prepared;
         self.metrics.uncovered_at_end = self.uncovered_now;
+        if self.metrics.auctions_dealt > 0 {
+            self.metrics.zero_bid_share =
+                f64::from(self.metrics.zero_bid_auctions) / f64::from(self.metrics.auctions_dealt);
+        }
+        self.metrics.gas_spent = self.bidder_run.gas_spent;
         if !self.metrics.fund_min.is_finite() {
             self.metrics.fund_min = 0.0;
         }
@@ -1487,6 +1565,22 @@ impl<'p> PathRun<'p> {
             self.metrics.loss_beyond.insert(layer.clone(), beyond);
         }
         (self.metrics, self.trace)
+    }
+}
+
+impl crate::bidders::AuctionVenue for PathRun<'_> {
+    fn engine(&self) -> &Engine {
+        &self.engine
+    }
+    fn submit(&mut self, command: &Command) -> bool {
+        self.apply(command).is_some()
+    }
+    /// Bidders trade at the market price, not the (possibly delayed) oracle's.
+    fn asset_price(&self, asset: usize) -> f64 {
+        self.market.market_price(asset).unwrap_or_else(|| self.price(asset))
+    }
+    fn market_sell(&mut self, asset: usize, value: f64) {
+        self.market.trade(asset, value);
     }
 }
 

@@ -26,6 +26,10 @@ pub struct Scenario {
     /// Liquidation keepers.
     #[serde(default)]
     pub keepers: KeeperSpec,
+    /// Bidders in English collateral auctions (`[bidders]`, [`crate::bidders`]); required when
+    /// a lending market liquidates by `english_auction`.
+    #[serde(default)]
+    pub bidders: Option<BidderSpec>,
     /// Market depth and oracle behaviour.
     #[serde(default)]
     pub market: MarketSpec,
@@ -286,6 +290,27 @@ impl Default for KeeperSpec {
             capital: default_keeper_capital(),
         }
     }
+}
+
+/// Bidders in English collateral auctions, limited by capital and transaction costs (every key
+/// is required: there is no unlimited default).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BidderSpec {
+    /// Bidder accounts.
+    pub count: u32,
+    /// Debt-asset units each bidder starts with (its whole bankroll).
+    pub bankroll: f64,
+    /// Reservation discount: a lot is worth `(1 − discount) ×` its oracle value to a bidder.
+    pub discount: f64,
+    /// Gas used by one action (a bid or a deal).
+    pub gas_per_action: f64,
+    /// Gas price waypoints `[seconds from the start, gwei]`, each held until the next.
+    pub gas_price_gwei: Vec<(f64, f64)>,
+    /// Asset gas is paid in (its oracle price turns gas into the numeraire).
+    pub gas_asset: String,
+    /// Steps after a deal before the won collateral is back in the bankroll as debt asset.
+    pub recycle_steps: u32,
 }
 
 /// Market depth (price impact of liquidated collateral) and oracle behaviour.
